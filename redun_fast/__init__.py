@@ -1,0 +1,43 @@
+"""redun_fast: redun's lazy task expressions and content-hash caching, fast enough for millions of jobs.
+
+    from redun_fast import Scheduler, task
+"""
+try:
+    from redun_fast import _core  # noqa: F401  (the compiled hashing core)
+except ImportError as error:  # a source checkout that was never built
+    raise ImportError(
+        "redun_fast's compiled core (redun_fast._core) is missing or broken: "
+        f"{error}. Build it with `pip install -e .` (or `python setup.py build_ext --inplace`) "
+        "from the project folder; it needs Cython and a C compiler."
+    ) from error
+
+from redun_fast.builtins import catch, cond, root_task, throw
+from redun_fast.expression import (
+    Expression,
+    QuotedExpression,
+    SimpleExpression,
+    TaskExpression,
+    quote,
+)
+from redun_fast.scheduler import Scheduler
+from redun_fast.task import PartialTask, Task, get_task_registry, namespace, task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Expression",
+    "PartialTask",
+    "QuotedExpression",
+    "Scheduler",
+    "SimpleExpression",
+    "Task",
+    "TaskExpression",
+    "catch",
+    "cond",
+    "get_task_registry",
+    "namespace",
+    "quote",
+    "root_task",
+    "task",
+    "throw",
+]

@@ -1,0 +1,22 @@
+"""How results are turned into bytes for a store, and back: pickle protocol 5."""
+import pickle
+from typing import Any
+
+
+class SerializationError(TypeError):
+    """A task result that cannot be stored."""
+
+
+def dumps(value: Any, task_name: str) -> bytes:
+    try:
+        return pickle.dumps(value, protocol=5)
+    except Exception as error:
+        raise SerializationError(
+            f"result of {task_name} is not picklable: {type(value).__module__}."
+            f"{type(value).__qualname__} ({error}); return plain data, or define the class at "
+            "module level so pickle can find it"
+        ) from error
+
+
+def loads(data: bytes) -> Any:
+    return pickle.loads(data)

@@ -1,0 +1,80 @@
+"""What the scheduler tells the user: job log lines and the JOB STATUS table, as redun prints them."""
+import datetime
+import logging
+from typing import Any, Dict, Iterator, List, Optional
+
+STATUSES = ("PENDING", "RUNNING", "FAILED", "CACHED", "DONE")
+PENDING, RUNNING, FAILED, CACHED, DONE = range(len(STATUSES))
+
+logger = logging.getLogger("redun_fast")
+if not logger.handlers:
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("[redun] %(message)s"))
+    logger.addHandler(_handler)
+    logger.setLevel(logging.INFO)
+
+
+def trim_string(text: str, max_length: int = 200, ellipsis: str = "...") -> str:
+    if len(text) > max_length:
+        return text[: max_length - len(ellipsis)] + ellipsis
+    return text
+
+
+def format_task_call(task: Any, args: tuple, kwargs: dict) -> str:
+    """`ns.add(a=1, b=2)`: every parameter by name, defaults included, long values trimmed."""
+    named = {}
+    try:
+        params = list(task.signature.parameters.values())
+    except (TypeError, ValueError):  # builtins without a signature
+        params = []
+    for i, param in enumerate(params):
+        if param.kind is param.VAR_POSITIONAL:
+            named[param.name] = tuple(args[i:])
+        elif param.kind is param.VAR_KEYWORD:
+            named.update({k: v for k, v in kwargs.items() if k not in named})
+        elif i < len(args):
+            named[param.name] = args[i]
+        else:
+            named[param.name] = kwargs.get(param.name, param.default)
+    if not params:
+        named = {**{str(i): arg for i, arg in enumerate(args)}, **kwargs}
+    text = ", ".join(f"{name}={trim_string(repr(value))}" for name, value in named.items())
+    return f"{task.fullname}({text})"
+
+
+class JobCounts:
+    """Jobs per task and status, for the life of a Scheduler (the walkthrough's tables add up)."""
+
+    def __init__(self) -> None:
+        self._counts: Dict[str, List[int]] = {}
+
+    def add(self, task_name: str, status: int) -> None:
+        row = self._counts.get(task_name)
+        if row is None:
+            row = self._counts[task_name] = [0] * len(STATUSES)
+        row[status] += 1
+
+    def move(self, task_name: str, old: int, new: int) -> None:
+        row = self._counts[task_name]
+        row[old] -= 1
+        row[new] += 1
+
+    def get(self, task_name: str) -> Dict[str, int]:
+        row = self._counts.get(task_name, [0] * len(STATUSES))
+        return dict(zip(STATUSES + ("TOTAL",), row + [sum(row)]))
+
+    def table(self, now: Optional[datetime.datetime] = None) -> Iterator[str]:
+        """The lines of the JOB STATUS table, each prefixed with '| '."""
+        now = now or datetime.datetime.now()
+        names = sorted(self._counts)
+        totals = [sum(self._counts[name][i] for name in names) for i in range(len(STATUSES))]
+        rows = [["TASK", *STATUSES, "TOTAL"], ["ALL", *totals, sum(totals)]]
+        rows += [[name, *self._counts[name], sum(self._counts[name])] for name in names]
+        rows = [[str(cell) for cell in row] for row in rows]
+        widths = [max(7, *(len(row[j]) for row in rows)) for j in range(len(rows[0]))]
+        yield f"| JOB STATUS {now.strftime('%Y/%m/%d %H:%M:%S')}"
+        for i, row in enumerate(rows):
+            if i == 1:
+                yield "| "
+            cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+            yield "| " + " ".join(cells)

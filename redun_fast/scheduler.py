@@ -1,0 +1,98 @@
+"""Scheduler: evaluates expressions with executors and a result store, logging as redun does.
+
+`Scheduler()` keeps results in memory for its own life and runs tasks on 20 threads, like
+the walkthrough's. Each `run` is one Reduction (see reduction.py); job counts add up across
+runs of one Scheduler, as the walkthrough's status tables show.
+"""
+import logging
+import shlex
+import time
+import traceback
+import uuid
+from typing import Any, Dict, Optional
+
+from redun_fast.builtins import root_task
+from redun_fast.cache.base import ResultStore
+from redun_fast.cache.memory import MemoryStore
+from redun_fast.executors import EXECUTOR_KINDS, Executor, make_executor
+from redun_fast.expression import SchedulerExpression, TaskExpression, quote
+from redun_fast.nested import find_expressions
+from redun_fast.nodes import FAILED
+from redun_fast.reduction import Reduction
+from redun_fast.report import JobCounts, logger, trim_string
+
+
+def needs_root_task(expr: Any) -> bool:
+    """A run's root must be one task call with concrete arguments; anything else is wrapped."""
+    if not isinstance(expr, TaskExpression) or isinstance(expr, SchedulerExpression):
+        return True
+    return bool(find_expressions((expr.args, expr.kwargs), []))
+
+
+class Scheduler:
+    """Evaluates expressions: `Scheduler().run(add(1, 2))` returns 3.
+
+    executor: the default executor, a kind name ("threads", "inline") or an Executor.
+    executors: more executors by name, for `@task(executor=name)`.
+    max_workers: worker count of the default executor when it is given by kind.
+    store: where results are cached (default: in memory, for the life of this Scheduler).
+    """
+
+    def __init__(
+        self,
+        executor: Any = "threads",
+        executors: Optional[Dict[str, Executor]] = None,
+        max_workers: Optional[int] = None,
+        store: Optional[ResultStore] = None,
+        logger: logging.Logger = logger,
+    ) -> None:
+        self.logger = logger
+        self.store = store if store is not None else MemoryStore()
+        options = {"max_workers": max_workers} if max_workers is not None else {}
+        self.executors: Dict[str, Executor] = {"default": make_executor(executor, **options)}
+        for name, spec in (executors or {}).items():
+            self.executors[name] = make_executor(spec)
+        self.job_counts = JobCounts()
+
+    def get_executor(self, name: str) -> Executor:
+        executor = self.executors.get(name)
+        if executor is None:
+            if name not in EXECUTOR_KINDS:
+                known = sorted(set(self.executors) | set(EXECUTOR_KINDS))
+                raise ValueError(
+                    f"unknown executor {name!r}: use one of {', '.join(known)}, or pass "
+                    f"Scheduler(executors={{{name!r}: ...}})"
+                )
+            executor = self.executors[name] = make_executor(name)
+        executor.start()
+        return executor
+
+    def run(self, expr: Any, cache: bool = True) -> Any:
+        """Evaluate `expr` to a concrete value; a failed task re-raises its own exception here."""
+        if needs_root_task(expr):
+            expr = root_task(quote(expr))
+        self.log(
+            f"Start Execution {uuid.uuid4()}:  redun {shlex.quote(trim_string(repr(expr)))}"
+        )
+        start_time = time.time()
+        try:
+            root = Reduction(self, use_cache=cache).evaluate(expr)
+        finally:
+            for executor in self.executors.values():
+                executor.stop()
+        self.log()
+        for line in self.job_counts.table():
+            self.log(line)
+        self.log()
+        self.log(f"Execution duration: {time.time() - start_time:.2f} seconds")
+        if root.state == FAILED:
+            error = root.value
+            self.log("*** Execution failed. Traceback (most recent task last):")
+            for line in traceback.format_exception(type(error), error, error.__traceback__):
+                for part in line.rstrip("\n").split("\n"):
+                    self.log(part)
+            raise error
+        return root.value
+
+    def log(self, message: str = "", level: int = logging.INFO) -> None:
+        self.logger.log(level, message)

@@ -1,0 +1,261 @@
+"""Tasks: functions whose calls build TaskExpressions, named `namespace.name`, hashed by source.
+
+A task's hash (DESIGN.md §3) covers its full name and either its `version` or its source
+text, plus `hash_includes`; options such as `cache` or `cpus` never change it.
+"""
+import inspect
+import re
+import sys
+from typing import Any, Callable, Dict, Optional
+
+from redun_fast._core import hash_value
+from redun_fast.expression import TaskExpression
+
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+_NAME_RE = re.compile(rf"^{_IDENTIFIER}$")
+_NAMESPACE_RE = re.compile(rf"^({_IDENTIFIER}(\.{_IDENTIFIER})*)?$")
+
+# Options the scheduler reads; the rest are resources kept for executors (cpus, memory, ...).
+_OPTION_TYPES = {"cache": bool, "executor": str}
+
+_current_namespace = ""
+
+
+def namespace(name: Optional[str] = None) -> None:
+    """Set the namespace of tasks defined from now on (None or "" unsets it)."""
+    global _current_namespace
+    _check_namespace(name or "")
+    _current_namespace = name or ""
+
+
+class TaskRegistry:
+    """Every task defined in this process, by full name (the newest wins) and by hash."""
+
+    def __init__(self) -> None:
+        self._by_name: Dict[str, "Task"] = {}
+        self._by_hash: Dict[str, "Task"] = {}
+
+    def add(self, task: "Task") -> None:
+        self._by_name[task.fullname] = task
+        self._by_hash[task.hash] = task
+
+    def get(self, fullname: str) -> Optional["Task"]:
+        return self._by_name.get(fullname)
+
+    def get_by_hash(self, task_hash: str) -> Optional["Task"]:
+        return self._by_hash.get(task_hash)
+
+    def __iter__(self):
+        return iter(list(self._by_name.values()))
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+
+_registry = TaskRegistry()
+
+
+def get_task_registry() -> TaskRegistry:
+    return _registry
+
+
+def _lookup_task(fullname: str, task_hash: str, module: str, options: dict) -> "Task":
+    """Unpickle a task by reference: the same definition must exist in this process."""
+    found = _registry.get_by_hash(task_hash)
+    if found is None and module not in sys.modules:
+        __import__(module)
+        found = _registry.get_by_hash(task_hash)
+    if found is None:
+        raise LookupError(
+            f"task {fullname} with hash {task_hash[:8]} is not defined in this process "
+            f"(module {module}); its code changed or was never imported"
+        )
+    return found if found._options == options else found.options(**options)
+
+
+def _check_namespace(value: str) -> None:
+    if not isinstance(value, str) or not _NAMESPACE_RE.match(value):
+        raise ValueError(
+            f"invalid task namespace {value!r}: use dot-separated Python identifiers, "
+            "e.g. 'my_project' or 'lab.rnaseq'"
+        )
+
+
+def _check_options(options: Dict[str, Any]) -> None:
+    for key, kind in _OPTION_TYPES.items():
+        if key in options and not isinstance(options[key], kind):
+            raise ValueError(
+                f"task option {key}={options[key]!r} must be a {kind.__name__}"
+            )
+
+
+def get_func_source(func: Callable) -> str:
+    """The source of `func` from its `def` line on (decorators trimmed), as redun shows it."""
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        # No source file (exec, some REPLs): the compiled code still pins the behaviour.
+        code = func.__code__
+        return f"<code {code.co_name} {code.co_code.hex()} {code.co_consts!r} {code.co_names!r}>"
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        if re.match(r"^ *(async +)?def ", line):
+            return "\n".join(lines[i:])
+    return source
+
+
+class Task:
+    """A function turned into a task: calling it returns a TaskExpression."""
+
+    def __init__(
+        self,
+        func: Callable,
+        name: Optional[str] = None,
+        namespace: Optional[str] = None,
+        version: Optional[str] = None,
+        source: Optional[str] = None,
+        hash_includes: Optional[list] = None,
+        options: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        self.func = func
+        self.name = name or func.__name__
+        if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
+            raise ValueError(
+                f"invalid task name {self.name!r}: use a Python identifier (letters, digits, _)"
+            )
+        if namespace is None:
+            module = sys.modules.get(func.__module__)
+            namespace = getattr(module, "redun_namespace", None)
+        if namespace is None:
+            namespace = _current_namespace
+        _check_namespace(namespace)
+        self.namespace = namespace
+        self.fullname = f"{namespace}.{self.name}" if namespace else self.name
+        self.version = version
+        self.source = source if source is not None else get_func_source(func)
+        self.hash_includes = list(hash_includes or [])
+        self._options = dict(options or {})
+        _check_options(self._options)
+        self.hash = self._calc_hash()
+        self.digest = bytes.fromhex(self.hash)
+        self._signature = None
+        self.__doc__ = func.__doc__
+        self.__module__ = func.__module__
+        self.__name__ = self.name
+        self.__qualname__ = getattr(func, "__qualname__", self.name)
+        self.__wrapped__ = func
+
+    def _calc_hash(self) -> str:
+        includes = sorted(hash_value(value) for value in self.hash_includes)
+        if self.version is None:
+            return hash_value(("Task", self.fullname, "source", self.source, includes))
+        return hash_value(("Task", self.fullname, "version", str(self.version), includes))
+
+    @property
+    def signature(self) -> inspect.Signature:
+        if self._signature is None:
+            self._signature = inspect.signature(self.func)
+        return self._signature
+
+    def get_option(self, key: str, default: Any = None) -> Any:
+        return self._options.get(key, default)
+
+    @property
+    def task_options(self) -> Dict[str, Any]:
+        return dict(self._options)
+
+    def options(self, **options: Any) -> "Task":
+        """A copy of this task with options overridden (same hash: options never change results)."""
+        _check_options(options)
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._options = {**self._options, **options}
+        return clone
+
+    def partial(self, *args: Any, **kwargs: Any) -> "PartialTask":
+        return PartialTask(self, args, kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> TaskExpression:
+        return TaskExpression(self, args, kwargs)
+
+    def __redun_hash__(self) -> str:
+        return self.hash
+
+    def __repr__(self) -> str:
+        return f"Task(fullname={self.fullname}, hash={self.hash[:8]})"
+
+    def __reduce__(self):
+        return (_lookup_task, (self.fullname, self.hash, self.__module__, self._options))
+
+
+class PartialTask:
+    """A task with some arguments bound: `add.partial(1)(10)` is `add(1, 10)`."""
+
+    def __init__(self, task: Task, args: tuple, kwargs: dict) -> None:
+        self.task = task
+        self.args = args
+        self.kwargs = kwargs
+        self.hash = hash_value(("PartialTask", task.hash, args, kwargs))
+
+    @property
+    def fullname(self) -> str:
+        return self.task.fullname
+
+    @property
+    def name(self) -> str:
+        return self.task.name
+
+    @property
+    def namespace(self) -> str:
+        return self.task.namespace
+
+    def options(self, **options: Any) -> "PartialTask":
+        return PartialTask(self.task.options(**options), self.args, self.kwargs)
+
+    def partial(self, *args: Any, **kwargs: Any) -> "PartialTask":
+        return PartialTask(self.task, self.args + args, {**self.kwargs, **kwargs})
+
+    def __call__(self, *args: Any, **kwargs: Any) -> TaskExpression:
+        return TaskExpression(self.task, self.args + args, {**self.kwargs, **kwargs})
+
+    def __redun_hash__(self) -> str:
+        return self.hash
+
+    def __repr__(self) -> str:
+        return (
+            f"PartialTask(fullname={self.fullname}, hash={self.hash[:8]}, "
+            f"args={self.args!r}, kwargs={self.kwargs!r})"
+        )
+
+    def __reduce__(self):
+        return (PartialTask, (self.task, self.args, self.kwargs))
+
+
+def task(
+    func: Optional[Callable] = None,
+    *,
+    name: Optional[str] = None,
+    namespace: Optional[str] = None,
+    version: Optional[str] = None,
+    source: Optional[str] = None,
+    hash_includes: Optional[list] = None,
+    **options: Any,
+) -> Any:
+    """Turn a function into a Task; usable bare (`@task`) or with options (`@task(cache=False)`)."""
+
+    def deco(func: Callable) -> Task:
+        new_task = Task(
+            func,
+            name=name,
+            namespace=namespace,
+            version=version,
+            source=source,
+            hash_includes=hash_includes,
+            options=options,
+        )
+        _registry.add(new_task)
+        return new_task
+
+    if func is not None:
+        return deco(func)
+    return deco

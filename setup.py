@@ -1,0 +1,15 @@
+"""Build the Cython core (csrc/) into redun_fast._core; everything else is in pyproject.toml."""
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+extensions = [
+    Extension("redun_fast._core", ["csrc/_core.pyx"], extra_compile_args=["-O2"]),
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        language_level=3,
+        compiler_directives={"boundscheck": False, "wraparound": False},
+    ),
+)
