@@ -2,7 +2,7 @@
 from typing import Any
 
 from redun_fast.expression import QuotedExpression, SchedulerExpression
-from redun_fast.task import Task, task
+from redun_fast.task import Task, get_task_registry, task
 
 
 @task(namespace="redun", version="1")
@@ -26,8 +26,6 @@ class SchedulerTask(Task):
 
 def _scheduler_task(func) -> SchedulerTask:
     built = SchedulerTask(func, namespace="redun", version="1")
-    from redun_fast.task import get_task_registry
-
     get_task_registry().add(built)
     return built
 

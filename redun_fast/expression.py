@@ -19,7 +19,7 @@ class Expression:
 
     def __redun_hash__(self) -> str:
         if self._hash is None:
-            self._hash = hash_value(self._hash_content())
+            _hash_bottom_up(self)
         return self._hash
 
     def _hash_content(self) -> tuple:
@@ -49,6 +49,27 @@ class Expression:
         if name.startswith("__") or name.startswith("_repr_") or name.startswith("_ipython"):
             raise AttributeError(name)
         return SimpleExpression("getattr", (self, name))
+
+
+def _hash_bottom_up(root: Expression) -> None:
+    """Hash `root` and the expressions inside it, innermost first, without deep recursion.
+
+    A chain like `add(add(add(...), 1), 1)` thousands deep hashes one level at a time.
+    """
+    from redun_fast.nested import find_expressions
+
+    stack = [(root, False)]
+    while stack:
+        expr, children_hashed = stack.pop()
+        if expr._hash is not None:
+            continue
+        if children_hashed:
+            expr._hash = hash_value(expr._hash_content())
+            continue
+        stack.append((expr, True))
+        for child in find_expressions(expr._hash_content(), []):
+            if child._hash is None:
+                stack.append((child, False))
 
 
 class TaskExpression(Expression):

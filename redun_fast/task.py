@@ -6,6 +6,7 @@ text, plus `hash_includes`; options such as `cache` or `cpus` never change it.
 import inspect
 import re
 import sys
+import textwrap
 from typing import Any, Callable, Dict, Optional
 
 from redun_fast._core import hash_value
@@ -90,7 +91,10 @@ def _check_options(options: Dict[str, Any]) -> None:
 
 
 def get_func_source(func: Callable) -> str:
-    """The source of `func` from its `def` line on (decorators trimmed), as redun shows it."""
+    """The source of `func` from its `def` line on, decorators trimmed and dedented.
+
+    Dedented so that moving a task out of a function or class does not change its hash.
+    """
     try:
         source = inspect.getsource(func)
     except (OSError, TypeError):
@@ -100,8 +104,8 @@ def get_func_source(func: Callable) -> str:
     lines = source.split("\n")
     for i, line in enumerate(lines):
         if re.match(r"^ *(async +)?def ", line):
-            return "\n".join(lines[i:])
-    return source
+            return textwrap.dedent("\n".join(lines[i:]))
+    return textwrap.dedent(source)
 
 
 class Task:
@@ -121,11 +125,12 @@ class Task:
         self.name = name or func.__name__
         if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
             raise ValueError(
-                f"invalid task name {self.name!r}: use a Python identifier (letters, digits, _)"
+                f"invalid task name {self.name!r}: use a Python identifier (letters, digits, _), "
+                "or pass @task(name=...)"
             )
         if namespace is None:
-            module = sys.modules.get(func.__module__)
-            namespace = getattr(module, "redun_namespace", None)
+            # The defining module's globals; works even before the module is in sys.modules.
+            namespace = getattr(func, "__globals__", {}).get("redun_namespace")
         if namespace is None:
             namespace = _current_namespace
         _check_namespace(namespace)

@@ -1,0 +1,166 @@
+"""Tasks: names, namespaces, hashes (source vs version), options and partial application."""
+import importlib.util
+import pickle
+import re
+import textwrap
+
+import pytest
+
+from redun_fast import PartialTask, Task, TaskExpression, namespace, task
+
+
+def load_module(tmp_path, name, source):
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(source))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bare_and_parameterized_decorators():
+    @task
+    def bare(x):
+        return x
+
+    @task(name="renamed", namespace="lab", cpus=2, memory=4)
+    def with_options(x):
+        return x
+
+    assert isinstance(bare, Task) and bare.name == "bare" and bare.func(3) == 3
+    assert with_options.fullname == "lab.renamed"
+    assert with_options.get_option("cpus") == 2 and with_options.get_option("memory") == 4
+    assert isinstance(bare(1), TaskExpression)
+
+
+def test_namespace_precedence(tmp_path):
+    mod = load_module(tmp_path, "ns_module", """
+        from redun_fast import task
+        redun_namespace = "from_module"
+
+        @task
+        def implicit():
+            return 1
+
+        @task(namespace="explicit")
+        def explicit():
+            return 2
+    """)
+    assert mod.implicit.fullname == "from_module.implicit"
+    assert mod.explicit.fullname == "explicit.explicit"
+
+    namespace("from_call")
+    try:
+        @task
+        def current():
+            return 3
+
+        mod2 = load_module(tmp_path, "ns_module2", """
+            from redun_fast import task
+            redun_namespace = "module_wins"
+
+            @task
+            def f():
+                return 1
+        """)
+    finally:
+        namespace(None)
+    assert current.fullname == "from_call.current"
+    assert mod2.f.fullname == "module_wins.f"
+
+    @task
+    def no_namespace():
+        return 4
+
+    assert no_namespace.namespace == "" and no_namespace.fullname == "no_namespace"
+
+
+@pytest.mark.parametrize("bad", ["1abc", "a-b", "a b", ""])
+def test_invalid_task_name(bad):
+    with pytest.raises(ValueError, match=r"invalid task name .*Python identifier"):
+        task(name=bad)(lambda: 0)
+
+
+@pytest.mark.parametrize("bad", ["a..b", ".a", "a.", "a-b", "1x"])
+def test_invalid_namespace(bad):
+    with pytest.raises(ValueError, match=r"invalid task namespace .*dot-separated Python identifiers"):
+        task(namespace=bad, name="f")(lambda: 0)
+    with pytest.raises(ValueError, match="invalid task namespace"):
+        namespace(bad)
+
+
+def test_hash_follows_source_and_version_pins_it(tmp_path):
+    def define(name, body, version=None):
+        version_arg = f", version={version!r}" if version else ""
+        return load_module(tmp_path, name, f"""
+            from redun_fast import task
+
+            @task(namespace="hashing"{version_arg})
+            def step(x):
+                return {body}
+        """).step
+
+    v1, v1_again, v2 = define("m1", "x + 1"), define("m2", "x + 1"), define("m3", "x + 2")
+    assert v1.hash == v1_again.hash
+    assert v1.hash != v2.hash
+    pinned_a, pinned_b = define("m4", "x + 1", "7"), define("m5", "x + 2", "7")
+    assert pinned_a.hash == pinned_b.hash != v1.hash
+    assert define("m6", "x + 1", "8").hash != pinned_a.hash
+
+
+def test_hash_covers_name_namespace_source_and_includes():
+    def f(x):
+        return x
+
+    base = Task(f, namespace="a")
+    assert Task(f, namespace="b").hash != base.hash
+    assert Task(f, name="g", namespace="a").hash != base.hash
+    assert Task(f, namespace="a", source="def f(x): return x * 2").hash != base.hash
+    assert Task(f, namespace="a", hash_includes=["ref.fa"]).hash != base.hash
+    assert Task(f, namespace="a", hash_includes=[1, 2]).hash == Task(
+        f, namespace="a", hash_includes=[2, 1]).hash
+
+
+def test_options_copy_the_task_and_keep_its_hash():
+    @task(namespace="opts", cache=False, cpus=1)
+    def f(x):
+        return x
+
+    g = f.options(cache=True, cpus=4, partition="short")
+    assert g.hash == f.hash and g.fullname == f.fullname
+    assert g.get_option("cache") is True and g.get_option("partition") == "short"
+    assert f.get_option("cache") is False and f.get_option("cpus") == 1
+    with pytest.raises(ValueError, match="cache='yes' must be a bool"):
+        f.options(cache="yes")
+    with pytest.raises(ValueError, match="executor=3 must be a str"):
+        task(executor=3, name="f")(lambda: 0)
+
+
+def test_partial_tasks():
+    @task(namespace="part")
+    def add3(a, b, c=0):
+        return a + b + c
+
+    inc = add3.partial(1)
+    assert isinstance(inc, PartialTask)
+    assert re.fullmatch(
+        r"PartialTask\(fullname=part\.add3, hash=[0-9a-f]{8}, args=\(1,\), kwargs=\{\}\)", repr(inc))
+    assert inc.hash != add3.partial(2).hash != add3.hash
+    expr = inc(10, c=5)
+    assert expr.task is add3 and expr.args == (1, 10) and expr.kwargs == {"c": 5}
+    inc2 = inc.partial(c=3)
+    assert inc2(4).args == (1, 4) and inc2(4).kwargs == {"c": 3}
+
+
+def test_tasks_and_expressions_pickle_by_reference():
+    @task(namespace="pickling", cpus=2)
+    def f(x):
+        return x
+
+    assert pickle.loads(pickle.dumps(f)) is f
+    clone = pickle.loads(pickle.dumps(f.options(cpus=8)))
+    assert clone.hash == f.hash and clone.get_option("cpus") == 8
+    expr = pickle.loads(pickle.dumps(f(1) + 2))
+    assert repr(expr) == "SimpleExpression('add', (TaskExpression('pickling.f', (1,), {}), 2), {})"
+    partial = pickle.loads(pickle.dumps(f.partial(1)))
+    assert partial.hash == f.partial(1).hash
