@@ -242,3 +242,13 @@ def eval_digest(bytes task_digest, tuple args, dict kwargs):
     enc.value(args, 0)
     enc.value(kwargs, 0)
     return enc.digest()
+
+
+def call_digest(bytes task_digest, tuple args, dict kwargs, result):
+    """The 16-byte call hash: which task, on which arguments, gave which result (provenance)."""
+    cdef Encoder enc = Encoder()
+    enc.tag(b"c")
+    enc.put(PyBytes_AS_STRING(task_digest), PyBytes_GET_SIZE(task_digest))
+    enc.put(PyBytes_AS_STRING(_digest((args, kwargs), 0)), 16)
+    enc.put(PyBytes_AS_STRING(_digest(result, 0)), 16)
+    return enc.digest()

@@ -8,7 +8,14 @@ import textwrap
 
 import pytest
 
-from redun_fast._core import HashError, encode_value, eval_digest, hash_value, value_digest
+from redun_fast._core import (
+    HashError,
+    call_digest,
+    encode_value,
+    eval_digest,
+    hash_value,
+    value_digest,
+)
 
 Point = collections.namedtuple("Point", "x y")
 OtherPoint = collections.namedtuple("OtherPoint", "x y")
@@ -124,6 +131,16 @@ def test_eval_digest_depends_on_task_and_arguments():
     assert eval_digest(task_a, (1, 2), {}) != eval_digest(task_a, (2, 1), {})
     assert eval_digest(task_a, (1,), {"b": 2}) != eval_digest(task_a, (1, 2), {})
     assert len(eval_digest(task_a, (), {})) == 16
+
+
+def test_call_digest_adds_the_result_to_the_call():
+    task = value_digest("a")
+    base = call_digest(task, (1, 2), {}, 3)
+    assert base == call_digest(task, (1, 2), {}, 3) and len(base) == 16
+    assert base != call_digest(task, (1, 2), {}, 4)
+    assert base != call_digest(task, (2, 1), {}, 3)
+    assert base != call_digest(value_digest("b"), (1, 2), {}, 3)
+    assert base != eval_digest(task, (1, 2), {})
 
 
 HASH_SCRIPT = textwrap.dedent("""
