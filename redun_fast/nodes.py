@@ -4,7 +4,6 @@ A node waits for a template (a value with expressions inside): `waiting` counts 
 child nodes; when it reaches zero the reduction calls `ready()`. A node ends with
 `reduction.finish(node, value)` or `reduction.fail(node, error)`, which tells its parents.
 """
-import uuid
 from typing import Any, List, Optional
 
 from redun_fast.expression import LAZY_OPERATIONS, SchedulerExpression, SimpleExpression
@@ -40,16 +39,17 @@ class Job(Node):
     Its template is the task's raw result, which may hold more expressions to reduce.
     """
 
-    __slots__ = ("id", "task", "args", "kwargs", "eval_hash", "status")
+    __slots__ = ("id", "task", "args", "kwargs", "eval_hash", "status", "started")
 
-    def __init__(self, task: Any, args: tuple, kwargs: dict, eval_hash: bytes) -> None:
+    def __init__(self, job_id: int, task: Any, args: tuple, kwargs: dict, eval_hash: bytes) -> None:
         Node.__init__(self)
-        self.id = uuid.uuid4().hex
+        self.id = job_id  # shown as 16 hex digits; the logs show the first 8
         self.task = task
         self.args = args
         self.kwargs = kwargs
         self.eval_hash = eval_hash
         self.status: Optional[int] = None  # a report.STATUSES index once dispatched
+        self.started = 0.0
 
 
 class TaskNode(Node):

@@ -4,19 +4,29 @@ State: `nodes` (by expression identity), `jobs` (by eval hash: identical calls a
 `finished` (nodes whose parents are not told yet), and per-tick batches of new jobs and of
 results to store. `evaluate` is the loop; every other method is one transition.
 """
+import itertools
 import logging
 import queue
+import random
+import time
+import traceback
 from collections import deque
 from typing import Any, Dict, List
 
 from redun_fast._core import HashError, eval_digest, hash_value
 from redun_fast.builtins import root_task
+from redun_fast.cache.records import JobRecord
 from redun_fast.cache.serialize import SerializationError, dumps, loads
 from redun_fast.nested import find_expressions, substitute
 from redun_fast.nodes import DONE, FAILED, PENDING, Job, Node, make_node
-from redun_fast.report import CACHED, RUNNING, format_task_call
+from redun_fast.report import CACHED, RUNNING, JobCounts, format_task_call
 from redun_fast.report import DONE as STATUS_DONE
 from redun_fast.report import FAILED as STATUS_FAILED
+
+# Group commit: results and job records are written at most this often, or when this many wait.
+FLUSH_INTERVAL = 0.05
+FLUSH_MAX = 20000
+_SCRAMBLE = 0x9E3779B97F4A7C15  # odd: makes consecutive job numbers look random in the logs
 
 
 class SchedulerError(RuntimeError):
@@ -27,7 +37,7 @@ class Reduction:
     def __init__(self, scheduler: Any, use_cache: bool) -> None:
         self.scheduler = scheduler
         self.logger: logging.Logger = scheduler.logger
-        self.counts = scheduler.job_counts
+        self.counts = JobCounts()  # this run's; the scheduler adds them to its own
         self.store = scheduler.store
         self.use_cache = use_cache
         self.nodes: Dict[int, Node] = {}
@@ -36,8 +46,11 @@ class Reduction:
         self.finished: deque = deque()
         self.new_jobs: List[Job] = []
         self.to_store: List[tuple] = []
+        self.job_records: List[JobRecord] = []
+        self.last_flush = time.monotonic()
         self.completed: "queue.SimpleQueue[list]" = queue.SimpleQueue()
         self.running = 0
+        self.job_numbers = itertools.count(random.getrandbits(64))
 
     # The loop.
 
@@ -49,7 +62,6 @@ class Reduction:
             if self.new_jobs:
                 self.dispatch()
                 continue
-            self.flush_store()
             if root.state != PENDING:
                 break
             if self.running == 0:
@@ -57,11 +69,24 @@ class Reduction:
                     "the workflow cannot make progress: an expression waits on itself "
                     "(a cycle in the expression graph)"
                 )
-            self.ingest(self.completed.get())
-            while not self.completed.empty():
-                self.ingest(self.completed.get())
+            self.ingest_next()
         self.flush_store()
         return root
+
+    def ingest_next(self) -> None:
+        """Wait for executor results and ingest all that have arrived; commit on the way."""
+        unflushed = self.to_store or self.job_records
+        if unflushed and (len(self.to_store) >= FLUSH_MAX
+                          or time.monotonic() - self.last_flush >= FLUSH_INTERVAL):
+            self.flush_store()
+            unflushed = False
+        try:
+            records = self.completed.get(timeout=FLUSH_INTERVAL if unflushed else None)
+        except queue.Empty:
+            return self.flush_store()
+        self.ingest(records)
+        while not self.completed.empty():
+            self.ingest(self.completed.get())
 
     def wait_for_root(self, expr: Any) -> Node:
         root = make_node(expr)
@@ -127,8 +152,10 @@ class Reduction:
     def finish(self, node: Node, value: Any) -> None:
         node.state = DONE
         node.value = value
-        if type(node) is Job and node.status == RUNNING:
-            self.counts.move(node.task.fullname, RUNNING, STATUS_DONE)
+        if type(node) is Job:
+            if node.status == RUNNING:
+                self.counts.move(node.task.fullname, RUNNING, STATUS_DONE)
+            self.record(node, "CACHED" if node.status == CACHED else "DONE", None)
         self.finished.append(node)
 
     def fail(self, node: Node, error: BaseException) -> None:
@@ -137,7 +164,13 @@ class Reduction:
         if type(node) is Job:
             self.log_job("*** Reject", node, suffix=":")
             self.counts.move(node.task.fullname, node.status, STATUS_FAILED)
+            self.record(node, "FAILED", "".join(
+                traceback.format_exception(type(error), error, error.__traceback__))[-4000:])
         self.finished.append(node)
+
+    def record(self, job: Job, status: str, error: Any) -> None:
+        self.job_records.append(JobRecord(
+            job.id, job.task.fullname, job.eval_hash, status, job.started, time.time(), error))
 
     # Jobs.
 
@@ -150,7 +183,8 @@ class Reduction:
             return self.fail(node, _argument_error(task, args, kwargs, error))
         job = self.jobs.get(eval_hash)
         if job is None:
-            job = self.jobs[eval_hash] = Job(task, args, kwargs, eval_hash)
+            job_id = (next(self.job_numbers) * _SCRAMBLE) & 0xFFFFFFFFFFFFFFFF
+            job = self.jobs[eval_hash] = Job(job_id, task, args, kwargs, eval_hash)
             self.new_jobs.append(job)
         node.job = job
         if job.state == PENDING:
@@ -168,7 +202,9 @@ class Reduction:
         found = dict(zip((job.eval_hash for job in readable),
                          self.store.lookup([job.eval_hash for job in readable])))
         batches: Dict[str, List[Job]] = {}
+        now = time.time()
         for job in jobs:
+            job.started = now
             data = found.get(job.eval_hash)
             if data is not None and self.replay(job, data):
                 continue
@@ -228,14 +264,17 @@ class Reduction:
         self.wait_for(job, result)
 
     def flush_store(self) -> None:
-        if self.to_store:
-            self.store.store(self.to_store)
-            self.to_store = []
+        """Commit the results and job records gathered since the last flush, in one transaction."""
+        if self.to_store or self.job_records:
+            self.store.commit(self.to_store, self.job_records)
+            self.to_store, self.job_records = [], []
+        self.last_flush = time.monotonic()
 
     def log_job(self, action: str, job: Job, suffix: str) -> None:
         if self.logger.isEnabledFor(logging.INFO):
             call = format_task_call(job.task, job.args, job.kwargs)
-            self.logger.info(f"{action} Job {job.id[:8]}:  {call}{suffix}")
+            job_id = f"{job.id:016x}"[:8]
+            self.logger.info(f"{action} Job {job_id}:  {call}{suffix}")
 
 
 def _argument_error(task: Any, args: tuple, kwargs: dict, error: Exception) -> HashError:

@@ -54,6 +54,21 @@ class JobCounts:
             row = self._counts[task_name] = [0] * len(STATUSES)
         row[status] += 1
 
+    def merge(self, other: "JobCounts") -> None:
+        for task_name, row in other._counts.items():
+            mine = self._counts.setdefault(task_name, [0] * len(STATUSES))
+            for i, count in enumerate(row):
+                mine[i] += count
+
+    def as_dict(self) -> Dict[str, List[int]]:
+        return {name: list(row) for name, row in self._counts.items()}
+
+    @classmethod
+    def from_dict(cls, counts: Dict[str, List[int]]) -> "JobCounts":
+        new = cls()
+        new._counts = {name: list(row) for name, row in counts.items()}
+        return new
+
     def move(self, task_name: str, old: int, new: int) -> None:
         row = self._counts[task_name]
         row[old] -= 1
@@ -62,6 +77,11 @@ class JobCounts:
     def get(self, task_name: str) -> Dict[str, int]:
         row = self._counts.get(task_name, [0] * len(STATUSES))
         return dict(zip(STATUSES + ("TOTAL",), row + [sum(row)]))
+
+    def get_all(self) -> Dict[str, int]:
+        """Counts summed over all tasks (the table's ALL row)."""
+        totals = [sum(row[i] for row in self._counts.values()) for i in range(len(STATUSES))]
+        return dict(zip(STATUSES + ("TOTAL",), totals + [sum(totals)]))
 
     def table(self, now: Optional[datetime.datetime] = None) -> Iterator[str]:
         """The lines of the JOB STATUS table, each prefixed with '| '."""

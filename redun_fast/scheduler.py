@@ -13,7 +13,9 @@ from typing import Any, Dict, Optional
 
 from redun_fast.builtins import root_task
 from redun_fast.cache.base import ResultStore
+from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.cache.memory import MemoryStore
+from redun_fast.cache.records import new_execution
 from redun_fast.executors import EXECUTOR_KINDS, Executor, make_executor
 from redun_fast.expression import SchedulerExpression, TaskExpression, quote
 from redun_fast.nested import find_expressions
@@ -35,7 +37,9 @@ class Scheduler:
     executor: the default executor, a kind name ("threads", "inline") or an Executor.
     executors: more executors by name, for `@task(executor=name)`.
     max_workers: worker count of the default executor when it is given by kind.
-    store: where results are cached (default: in memory, for the life of this Scheduler).
+    cache_dir: folder of a persistent LMDB store (created if needed), shared by every
+        process that uses it; without it, results live in memory for this Scheduler's life.
+    store: a ResultStore to use instead (overrides cache_dir).
     """
 
     def __init__(
@@ -43,11 +47,14 @@ class Scheduler:
         executor: Any = "threads",
         executors: Optional[Dict[str, Executor]] = None,
         max_workers: Optional[int] = None,
+        cache_dir: Optional[str] = None,
         store: Optional[ResultStore] = None,
         logger: logging.Logger = logger,
     ) -> None:
         self.logger = logger
-        self.store = store if store is not None else MemoryStore()
+        if store is None:
+            store = LmdbStore(cache_dir) if cache_dir is not None else MemoryStore()
+        self.store = store
         options = {"max_workers": max_workers} if max_workers is not None else {}
         self.executors: Dict[str, Executor] = {"default": make_executor(executor, **options)}
         for name, spec in (executors or {}).items():
@@ -71,21 +78,28 @@ class Scheduler:
         """Evaluate `expr` to a concrete value; a failed task re-raises its own exception here."""
         if needs_root_task(expr):
             expr = root_task(quote(expr))
-        self.log(
-            f"Start Execution {uuid.uuid4()}:  redun {shlex.quote(trim_string(repr(expr)))}"
-        )
-        start_time = time.time()
+        call = trim_string(repr(expr))
+        execution = new_execution(str(uuid.uuid4()), call)
+        self.store.commit(execution=execution)
+        self.log(f"Start Execution {execution.id}:  redun {shlex.quote(call)}")
+        reduction = Reduction(self, use_cache=cache)
         try:
-            root = Reduction(self, use_cache=cache).evaluate(expr)
+            root = reduction.evaluate(expr)
+        except BaseException as error:  # Ctrl-C or a scheduler error: keep what finished
+            reduction.flush_store()
+            self._end(execution, reduction, "failed", error)
+            raise
         finally:
             for executor in self.executors.values():
                 executor.stop()
+        failed = root.state == FAILED
+        self._end(execution, reduction, "failed" if failed else "done", root.value if failed else None)
         self.log()
         for line in self.job_counts.table():
             self.log(line)
         self.log()
-        self.log(f"Execution duration: {time.time() - start_time:.2f} seconds")
-        if root.state == FAILED:
+        self.log(f"Execution duration: {time.time() - execution.start:.2f} seconds")
+        if failed:
             error = root.value
             self.log("*** Execution failed. Traceback (most recent task last):")
             for line in traceback.format_exception(type(error), error, error.__traceback__):
@@ -93,6 +107,14 @@ class Scheduler:
                     self.log(part)
             raise error
         return root.value
+
+    def _end(self, execution, reduction: Reduction, state: str, error: Any) -> None:
+        """Add the run's job counts to this scheduler's and record how the execution ended."""
+        self.job_counts.merge(reduction.counts)
+        self.store.commit(execution=execution._replace(
+            end=time.time(), state=state, counts=reduction.counts.as_dict(),
+            error=None if error is None else f"{type(error).__name__}: {error}",
+        ))
 
     def log(self, message: str = "", level: int = logging.INFO) -> None:
         self.logger.log(level, message)

@@ -1,16 +1,46 @@
-"""The result store interface: eval hash (16 bytes) -> serialized result, read and written in batches.
+"""The store interface: results by eval hash, plus run records, written in one batch per tick.
 
-The scheduler serializes and deserializes; a store only keeps bytes. `store` writes one
-batch atomically (one transaction per scheduler tick in the LMDB store).
+The scheduler serializes results; a store keeps bytes. `commit` writes one tick's results,
+job records and (optionally) its execution record atomically, so a crash loses at most the
+last uncommitted tick and never leaves a result without its record.
 """
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from redun_fast.cache.records import ExecutionRecord, JobRecord
+
+
+class CacheError(RuntimeError):
+    """The store cannot be used: not a store, written by a newer schema, unreadable, full disk."""
 
 
 class ResultStore:
     def lookup(self, keys: Sequence[bytes]) -> List[Optional[bytes]]:
+        """The serialized result for each eval hash, or None where there is none."""
         raise NotImplementedError
 
-    def store(self, items: Iterable[Tuple[bytes, bytes]]) -> None:
+    def commit(
+        self,
+        results: Sequence[Tuple[bytes, bytes]] = (),
+        jobs: Sequence[JobRecord] = (),
+        execution: Optional[ExecutionRecord] = None,
+    ) -> None:
+        raise NotImplementedError
+
+    def executions(self) -> List[ExecutionRecord]:
+        """Every execution, newest first."""
+        raise NotImplementedError
+
+    def job_records(self, execution_id: str) -> List[JobRecord]:
+        raise NotImplementedError
+
+    def stats(self) -> Dict[str, int]:
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        raise NotImplementedError
+
+    def prune(self, older_than: float) -> Dict[str, int]:
+        """Remove results not used by an execution started since `older_than` (a time.time())."""
         raise NotImplementedError
 
     def close(self) -> None:

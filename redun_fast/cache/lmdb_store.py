@@ -1,0 +1,245 @@
+"""The persistent store: one LMDB environment (default `./.redun_fast/`), written in batches.
+
+Named databases:
+  results     eval hash (16 B) -> b"i" + pickled value (small: one put per job)
+                                or b"h" + value hash (16 B)
+  values      value hash (16 B) -> b"p" + pickled value, or b"z" + zlib(pickled value)
+  executions  start time (8 B, big-endian us) + execution id (16 B) -> pickled record dict
+  jobs        execution id (16 B) + batch number (4 B) -> pickled list of job record tuples
+  meta        b"schema" -> schema version
+Only schedulers write, one transaction per tick; LMDB's writer lock makes two schedulers on
+one store safe, and readers never block. The map starts small and doubles when full.
+"""
+import os
+import pickle
+import struct
+import uuid
+import zlib
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import lmdb
+import xxhash
+
+from redun_fast.cache.base import CacheError, ResultStore
+from redun_fast.cache.records import ExecutionRecord, JobRecord
+
+SCHEMA_VERSION = 1
+INLINE_MAX = 1500  # bytes; larger results go to `values`, shared by equal results
+COMPRESS_MIN = 16 * 1024  # bytes; larger values are zlib-compressed when that saves space
+DEFAULT_MAP_SIZE = 1 << 30
+_DATABASES = (b"results", b"values", b"executions", b"jobs", b"meta")
+
+
+class LmdbStore(ResultStore):
+    """Results and run records in the LMDB environment at `path` (created if needed).
+
+    sync=False trades durability against an OS crash (not a process crash) for faster commits.
+    """
+
+    def __init__(
+        self, path: str, map_size: int = DEFAULT_MAP_SIZE, sync: bool = True, create: bool = True
+    ) -> None:
+        self.path = os.path.abspath(path)
+        if not create and not os.path.exists(os.path.join(self.path, "data.mdb")):
+            raise CacheError(
+                f"no cache at {self.path}: run a workflow first, or point --cache-dir (or "
+                "$REDUN_FAST_CACHE_DIR) at an existing cache"
+            )
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            self.env = lmdb.open(
+                self.path, map_size=map_size, max_dbs=len(_DATABASES), sync=sync,
+                metasync=sync, max_readers=256,
+            )
+            self._db = {name.decode(): self.env.open_db(name) for name in _DATABASES}
+        except (OSError, lmdb.Error) as error:
+            raise CacheError(
+                f"cannot open the cache at {self.path}: {error}. It must be a folder holding an "
+                "LMDB store written by redun_fast (or not exist yet); remove it or choose another "
+                "cache_dir / --cache-dir"
+            ) from error
+        self._check_schema()
+        self._batch = 0
+        self._execution_key: Optional[bytes] = None
+
+    # Writing.
+
+    def _write(self, work) -> None:
+        """Run `work(txn)` in one write transaction, growing the map when it is full."""
+        while True:
+            try:
+                with self.env.begin(write=True) as txn:
+                    work(txn)
+                return
+            except lmdb.MapFullError:
+                self.env.set_mapsize(self.env.info()["map_size"] * 2)
+            except lmdb.MapResizedError:  # another process grew the map: adopt its size
+                self.env.set_mapsize(0)
+            except lmdb.Error as error:
+                raise CacheError(f"cannot write the cache at {self.path}: {error}") from error
+
+    def commit(
+        self,
+        results: Sequence[Tuple[bytes, bytes]] = (),
+        jobs: Sequence[JobRecord] = (),
+        execution: Optional[ExecutionRecord] = None,
+    ) -> None:
+        if execution is not None:
+            self._execution_key = _execution_key(execution)
+        rows, values = [], []
+        for key, data in results:
+            if len(data) <= INLINE_MAX:
+                rows.append((key, b"i" + data))
+            else:
+                value_hash = xxhash.xxh3_128_digest(data)
+                rows.append((key, b"h" + value_hash))
+                values.append((value_hash, _encode_value(data)))
+        job_batch = None
+        if jobs:
+            self._batch += 1
+            job_batch = (self._execution_key[8:] + struct.pack(">I", self._batch),
+                         pickle.dumps([tuple(job) for job in jobs], protocol=5))
+
+        def work(txn):
+            if rows:
+                txn.cursor(self._db["results"]).putmulti(rows)
+            if values:
+                txn.cursor(self._db["values"]).putmulti(values, overwrite=False)
+            if job_batch is not None:
+                txn.put(*job_batch, db=self._db["jobs"])
+            if execution is not None:
+                txn.put(self._execution_key, pickle.dumps(execution.to_dict(), protocol=5),
+                        db=self._db["executions"])
+
+        self._write(work)
+
+    # Reading.
+
+    def _read(self):
+        while True:
+            try:
+                return self.env.begin()
+            except lmdb.MapResizedError:
+                self.env.set_mapsize(0)
+
+    def lookup(self, keys: Sequence[bytes]) -> List[Optional[bytes]]:
+        with self._read() as txn:
+            found = dict(txn.cursor(self._db["results"]).getmulti(keys))
+            out: List[Optional[bytes]] = []
+            for key in keys:
+                row = found.get(key)
+                if row is None:
+                    out.append(None)
+                elif row[:1] == b"i":
+                    out.append(row[1:])
+                else:
+                    stored = txn.get(row[1:], db=self._db["values"])
+                    out.append(None if stored is None else _decode_value(stored))
+            return out
+
+    def executions(self) -> List[ExecutionRecord]:
+        with self._read() as txn:
+            cursor = txn.cursor(self._db["executions"])
+            records = [ExecutionRecord.from_dict(pickle.loads(v)) for _, v in cursor]
+        return records[::-1]
+
+    def job_records(self, execution_id: str) -> List[JobRecord]:
+        prefix = uuid.UUID(execution_id).bytes
+        with self._read() as txn:
+            return [JobRecord(*job) for job in self._iter_jobs(txn, prefix)]
+
+    def _iter_jobs(self, txn, prefix: bytes) -> Iterator[tuple]:
+        cursor = txn.cursor(self._db["jobs"])
+        if cursor.set_range(prefix):
+            for key, batch in cursor:
+                if not key.startswith(prefix):
+                    break
+                yield from pickle.loads(batch)
+
+    # Maintenance.
+
+    def stats(self) -> Dict[str, int]:
+        with self._read() as txn:
+            counts = {name: txn.stat(self._db[name])["entries"] for name in ("results", "values")}
+            runs = txn.stat(self._db["executions"])["entries"]
+        return {**counts, "runs": runs,
+                "bytes": os.path.getsize(os.path.join(self.path, "data.mdb"))}
+
+    def clear(self) -> None:
+        def work(txn):
+            for name in ("results", "values", "executions", "jobs"):
+                txn.drop(self._db[name], delete=False)
+
+        self._write(work)
+
+    def prune(self, older_than: float) -> Dict[str, int]:
+        cutoff = struct.pack(">Q", int(older_than * 1e6))
+        removed = {"results": 0, "values": 0, "runs": 0}
+
+        def work(txn):
+            used, old_runs = set(), []
+            for key, _ in txn.cursor(self._db["executions"]):
+                if key[:8] >= cutoff:
+                    used.update(job[2] for job in self._iter_jobs(txn, key[8:]))
+                else:
+                    old_runs.append(key)
+            removed["results"] = _delete_where(
+                txn.cursor(self._db["results"]), lambda key, row: key not in used)
+            live_values = {row[1:] for row in txn.cursor(self._db["results"]).iternext(keys=False)
+                           if row[:1] == b"h"}
+            removed["values"] = _delete_where(
+                txn.cursor(self._db["values"]), lambda key, _: key not in live_values)
+            for key in old_runs:
+                txn.delete(key, db=self._db["executions"])
+            old_ids = {key[8:] for key in old_runs}
+            _delete_where(txn.cursor(self._db["jobs"]), lambda key, _: key[:16] in old_ids)
+            removed["runs"] = len(old_runs)
+
+        self._write(work)
+        return removed
+
+    def _check_schema(self) -> None:
+        with self._read() as txn:
+            stored = txn.get(b"schema", db=self._db["meta"])
+        if stored is None:
+            self._write(lambda txn: txn.put(b"schema", str(SCHEMA_VERSION).encode(),
+                                            db=self._db["meta"]))
+        elif int(stored) > SCHEMA_VERSION:
+            raise CacheError(
+                f"the cache at {self.path} was written by a newer redun_fast (schema "
+                f"{int(stored)}, this one reads {SCHEMA_VERSION}); upgrade redun_fast or use "
+                "another cache_dir"
+            )
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def _execution_key(execution: ExecutionRecord) -> bytes:
+    return struct.pack(">Q", int(execution.start * 1e6)) + uuid.UUID(execution.id).bytes
+
+
+def _encode_value(data: bytes) -> bytes:
+    if len(data) >= COMPRESS_MIN:
+        packed = zlib.compress(data, 3)
+        if len(packed) < 0.9 * len(data):
+            return b"z" + packed
+    return b"p" + data
+
+
+def _decode_value(stored: bytes) -> bytes:
+    return zlib.decompress(stored[1:]) if stored[:1] == b"z" else stored[1:]
+
+
+def _delete_where(cursor, should_delete) -> int:
+    """Delete the entries of `cursor`'s database for which should_delete(key, value) holds."""
+    deleted = 0
+    positioned = cursor.first()
+    while positioned:
+        if should_delete(cursor.key(), cursor.value()):
+            cursor.delete()  # moves to the next entry, if any
+            deleted += 1
+            positioned = bool(cursor.key())
+        else:
+            positioned = cursor.next()
+    return deleted

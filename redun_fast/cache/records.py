@@ -1,0 +1,42 @@
+"""Run records: one per execution, and one per job of it, as stores keep them.
+
+Records are stored as plain tuples and dicts (not classes), so reading an old store never
+depends on this module's class names.
+"""
+import time
+from typing import Any, Dict, List, NamedTuple, Optional
+
+
+class JobRecord(NamedTuple):
+    job_id: int
+    task_name: str
+    eval_hash: bytes
+    status: str  # "DONE", "CACHED" or "FAILED"
+    start: float  # when the scheduler dispatched it (or replayed it)
+    end: float  # when its value (or error) was final
+    error: Optional[str]  # "ValueError: bad input\n<traceback>" for failed jobs
+
+
+class ExecutionRecord(NamedTuple):
+    id: str
+    start: float
+    end: Optional[float]
+    call: str  # the root expression, trimmed
+    state: str  # "running", "done" or "failed"
+    counts: Dict[str, List[int]]  # task name -> counts per status (report.STATUSES)
+    error: Optional[str]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return self._asdict()
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "ExecutionRecord":
+        return cls(**{field: data.get(field) for field in cls._fields})
+
+    @property
+    def duration(self) -> Optional[float]:
+        return None if self.end is None else self.end - self.start
+
+
+def new_execution(execution_id: str, call: str) -> ExecutionRecord:
+    return ExecutionRecord(execution_id, time.time(), None, call, "running", {}, None)

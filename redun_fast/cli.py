@@ -1,0 +1,122 @@
+"""The `redun_fast` command: inspect and maintain the cache (`cache`, `log`).
+
+    redun_fast log                     recent executions
+    redun_fast log EXEC_ID             one execution: its JOB STATUS table and failed jobs
+    redun_fast cache stats             entries, values, runs and bytes on disk
+    redun_fast cache clear             remove every result and run record
+    redun_fast cache prune --older-than DAYS
+"""
+import argparse
+import datetime
+import sys
+import time
+from typing import List, Optional
+
+from redun_fast.cache.base import CacheError
+from redun_fast.cache.lmdb_store import LmdbStore
+from redun_fast.config import CACHE_DIR_ENV, default_cache_dir
+from redun_fast.report import JobCounts, trim_string
+
+
+def _when(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(seconds: Optional[float]) -> str:
+    return "-" if seconds is None else f"{seconds:.2f} s"
+
+
+def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
+    executions = store.executions()
+    if args.execution is None:
+        print(f"{'EXECUTION':10} {'START':19} {'DURATION':>10} {'STATE':7} "
+              f"{'DONE':>8} {'CACHED':>8} {'FAILED':>7}  CALL")
+        for execution in executions[: args.limit]:
+            totals = JobCounts.from_dict(execution.counts).get_all()
+            print(f"{execution.id[:8]:10} {_when(execution.start):19} "
+                  f"{_duration(execution.duration):>10} {execution.state:7} {totals['DONE']:>8} "
+                  f"{totals['CACHED']:>8} {totals['FAILED']:>7}  {trim_string(execution.call, 80)}")
+        return 0
+    matches = [e for e in executions if e.id.startswith(args.execution)]
+    if len(matches) != 1:
+        problem = "no execution" if not matches else f"{len(matches)} executions"
+        raise CacheError(f"{problem} in {store.path} with an id starting with "
+                         f"{args.execution!r}; `redun_fast log` lists them")
+    execution = matches[0]
+    print(f"Execution {execution.id}: {execution.state}")
+    print(f"  started  {_when(execution.start)}, took {_duration(execution.duration)}")
+    print(f"  call     {execution.call}")
+    if execution.error:
+        print(f"  error    {execution.error}")
+    print()
+    for line in JobCounts.from_dict(execution.counts).table(
+            datetime.datetime.fromtimestamp(execution.end or execution.start)):
+        print(line)
+    failed = [job for job in store.job_records(execution.id) if job.status == "FAILED"]
+    for job in failed:
+        print(f"\n*** Failed job {job.job_id:016x}:  {job.task_name}"
+              f" (eval_hash={job.eval_hash.hex()[:8]})")
+        print("    " + (job.error or "").rstrip("\n").replace("\n", "\n    "))
+    return 0
+
+
+def cmd_cache(store: LmdbStore, args: argparse.Namespace) -> int:
+    if args.action == "stats":
+        stats = store.stats()
+        print(f"cache    {store.path}")
+        print(f"results  {stats['results']}")
+        print(f"values   {stats['values']}")
+        print(f"runs     {stats['runs']}")
+        print(f"bytes    {stats['bytes']}")
+    elif args.action == "clear":
+        store.clear()
+        print(f"cleared {store.path}")
+    else:
+        if args.older_than is None or args.older_than < 0:
+            raise CacheError("cache prune needs --older-than DAYS (a number >= 0), "
+                             "e.g. `redun_fast cache prune --older-than 30`")
+        removed = store.prune(time.time() - args.older_than * 86400)
+        print(f"removed {removed['results']} results, {removed['values']} values and "
+              f"{removed['runs']} runs not used in the last {args.older_than:g} days")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="redun_fast", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache-dir", help=f"the cache folder (default: ${CACHE_DIR_ENV} or "
+                                            "./.redun_fast)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    log = commands.add_parser("log", help="list executions, or show one",
+                              description="Examples:\n  redun_fast log\n  redun_fast log 1a2b3c4d",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    log.add_argument("execution", nargs="?", help="an execution id or its first characters")
+    log.add_argument("--limit", type=int, default=20, help="how many executions to list")
+    log.set_defaults(func=cmd_log)
+    cache = commands.add_parser(
+        "cache", help="inspect or clean the cache",
+        description="Examples:\n  redun_fast cache stats\n  redun_fast cache prune --older-than 30",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    cache.add_argument("action", choices=["stats", "clear", "prune"])
+    cache.add_argument("--older-than", type=float, metavar="DAYS",
+                       help="with prune: remove results not used in this many days")
+    cache.set_defaults(func=cmd_cache)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        store = LmdbStore(default_cache_dir(args.cache_dir), create=False)
+        try:
+            return args.func(store, args)
+        finally:
+            store.close()
+    except CacheError as error:
+        print(f"redun_fast: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

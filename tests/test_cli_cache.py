@@ -1,0 +1,101 @@
+"""`redun_fast log` and `redun_fast cache ...` on a real store, through the real command."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = """
+import sys
+from redun_fast import Scheduler, task
+redun_namespace = "cli"
+
+@task
+def square(x):
+    if x < 0:
+        raise ValueError(f"negative input {x}")
+    return x * x
+
+scheduler = Scheduler(cache_dir=sys.argv[1])
+print(scheduler.run([square(i) for i in range(int(sys.argv[2]))]))
+"""
+
+
+def redun_fast(*args, cache=None, env=None):
+    env = {**os.environ, **(env or {})}
+    cache_args = ["--cache-dir", str(cache)] if cache is not None else []
+    return subprocess.run([sys.executable, "-m", "redun_fast", *cache_args, *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.fixture
+def cache(tmp_path):
+    script = tmp_path / "wf.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    cache = tmp_path / "cache"
+    subprocess.run([sys.executable, str(script), str(cache), "3"], check=True, capture_output=True)
+    failed = subprocess.run([sys.executable, str(script), str(cache), "-2"], capture_output=True)
+    assert failed.returncode == 0  # range(-2) is empty: a run of just the root
+    bad = tmp_path / "bad.py"
+    bad.write_text(textwrap.dedent(SCRIPT).replace("range(int(sys.argv[2]))", "[2, -5]"))
+    assert subprocess.run([sys.executable, str(bad), str(cache), "0"],
+                          capture_output=True).returncode != 0
+    return cache
+
+
+def test_console_script_is_installed():
+    assert shutil.which("redun_fast") is not None
+    assert subprocess.run(["redun_fast", "--help"], capture_output=True, text=True).stdout.startswith(
+        "usage: redun_fast")
+
+
+def test_log_lists_executions_newest_first(cache):
+    out = redun_fast("log", cache=cache)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["EXECUTION", "START", "DURATION", "STATE", "DONE", "CACHED",
+                                "FAILED", "CALL"]
+    # id, date, time, duration, "s", state, done, cached, failed, call
+    assert [line.split()[5] for line in lines[1:]] == ["failed", "done", "done"]
+    # The failed run: square(2) cached; square(-5) and the root failed.
+    assert lines[1].split()[6:9] == ["0", "1", "2"]
+    assert lines[3].split()[6:9] == ["4", "0", "0"]
+
+
+def test_log_of_one_execution_shows_its_table_and_failed_jobs(cache):
+    exec_id = redun_fast("log", cache=cache).stdout.splitlines()[1].split()[0]
+    out = redun_fast("log", exec_id, cache=cache)
+    assert out.returncode == 0, out.stderr
+    assert re.search(rf"^Execution {exec_id}[0-9a-f-]+: failed$", out.stdout, re.M)
+    assert "| cli.square            0       0       1       1       0       2" in out.stdout
+    assert re.search(r"\*\*\* Failed job [0-9a-f]{16}:  cli.square", out.stdout)
+    assert "ValueError: negative input -5" in out.stdout
+    missing = redun_fast("log", "zzzz", cache=cache)
+    assert missing.returncode == 2
+    assert "no execution in" in missing.stderr and "'zzzz'" in missing.stderr
+
+
+def test_cache_stats_clear_and_prune(cache):
+    stats = redun_fast("cache", "stats", cache=cache).stdout
+    assert re.search(r"^results  6$", stats, re.M)  # 3 squares and 3 roots (the failed one's too)
+    assert re.search(r"^runs     3$", stats, re.M)
+    assert int(re.search(r"^bytes    (\d+)$", stats, re.M).group(1)) > 0
+    usage = redun_fast("cache", "prune", cache=cache)
+    assert usage.returncode == 2 and "--older-than DAYS" in usage.stderr
+    pruned = redun_fast("cache", "prune", "--older-than", "1", cache=cache)
+    assert pruned.stdout.startswith("removed 0 results, 0 values and 0 runs")
+    pruned = redun_fast("cache", "prune", "--older-than", "0", cache=cache)
+    assert pruned.stdout.startswith("removed 6 results, 0 values and 3 runs")
+    assert redun_fast("cache", "clear", cache=cache).returncode == 0
+    assert re.search(r"^results  0$", redun_fast("cache", "stats", cache=cache).stdout, re.M)
+
+
+def test_cache_dir_from_environment_and_missing_cache(cache, tmp_path):
+    out = redun_fast("cache", "stats", env={"REDUN_FAST_CACHE_DIR": str(cache)})
+    assert out.returncode == 0 and f"cache    {cache}" in out.stdout
+    missing = redun_fast("log", cache=tmp_path / "nothing")
+    assert missing.returncode == 2
+    assert missing.stderr.startswith(f"redun_fast: error: no cache at {tmp_path / 'nothing'}")
