@@ -56,7 +56,7 @@ def _hash_bottom_up(root: Expression) -> None:
 
     A chain like `add(add(add(...), 1), 1)` thousands deep hashes one level at a time.
     """
-    from redun_fast.nested import find_expressions
+    from redun_fast._nested import find_expressions
 
     stack = [(root, False)]
     while stack:

@@ -9,10 +9,11 @@ from typing import Any, List, Optional
 from redun_fast.expression import LAZY_OPERATIONS, SchedulerExpression, SimpleExpression
 
 PENDING, DONE, FAILED = 0, 1, 2
+_SCALARS = frozenset([int, float, str, bool, bytes, type(None)])
 
 
 class Node:
-    __slots__ = ("parents", "waiting", "state", "value", "template")
+    __slots__ = ("parents", "waiting", "state", "value", "template", "concrete")
 
     def __init__(self) -> None:
         self.parents: Optional[List["Node"]] = []
@@ -20,6 +21,7 @@ class Node:
         self.state = PENDING
         self.value: Any = None
         self.template: Any = None
+        self.concrete = True  # the template holds no expressions: it is its own value
 
     def start(self, reduction) -> None:
         """Called once, after the node enters the graph."""
@@ -27,7 +29,7 @@ class Node:
 
     def ready(self, reduction) -> None:
         """Called when every child the node waited for is done."""
-        reduction.finish(self, reduction.substitute(self.template))
+        reduction.finish(self, reduction.resolved(self))
 
     def child_failed(self, reduction, error: BaseException) -> None:
         reduction.fail(self, error)
@@ -63,11 +65,16 @@ class TaskNode(Node):
         self.job: Optional[Job] = None
 
     def start(self, reduction) -> None:
-        reduction.wait_for(self, (self.expr.args, self.expr.kwargs))
+        expr = self.expr
+        if not expr.kwargs and all(type(arg) in _SCALARS for arg in expr.args):
+            # The common leaf call, f(1, "a"): nothing to wait for.
+            self.template = (expr.args, expr.kwargs)
+            return self.ready(reduction)
+        reduction.wait_for(self, (expr.args, expr.kwargs))
 
     def ready(self, reduction) -> None:
         if self.job is None:
-            args, kwargs = reduction.substitute(self.template)
+            args, kwargs = reduction.resolved(self)
             reduction.request_job(self, args, kwargs)
         else:
             reduction.finish(self, self.job.value)
@@ -89,7 +96,7 @@ class SimpleNode(Node):
     def ready(self, reduction) -> None:
         if self.applied:
             return Node.ready(self, reduction)
-        args, kwargs = reduction.substitute(self.template)
+        args, kwargs = reduction.resolved(self)
         self.applied = True
         try:
             result = LAZY_OPERATIONS[self.expr.func_name](*args, **kwargs)
@@ -117,7 +124,7 @@ class CondNode(Node):
         if self.branch_chosen:
             return Node.ready(self, reduction)
         clauses = self.expr.args
-        if reduction.substitute(self.template):
+        if reduction.resolved(self):
             branch = clauses[self.index + 1]
         elif len(clauses) - self.index == 3:
             branch = clauses[self.index + 2]

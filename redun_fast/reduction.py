@@ -17,7 +17,7 @@ from redun_fast._core import HashError, eval_digest, hash_value
 from redun_fast.builtins import root_task
 from redun_fast.cache.records import JobRecord
 from redun_fast.cache.serialize import SerializationError, dumps, loads
-from redun_fast.nested import find_expressions, substitute
+from redun_fast._nested import find_expressions, substitute
 from redun_fast.nodes import DONE, FAILED, PENDING, Job, Node, make_node
 from redun_fast.report import CACHED, RUNNING, JobCounts, format_task_call
 from redun_fast.report import DONE as STATUS_DONE
@@ -27,6 +27,8 @@ from redun_fast.report import FAILED as STATUS_FAILED
 FLUSH_INTERVAL = 0.05
 FLUSH_MAX = 20000
 _SCRAMBLE = 0x9E3779B97F4A7C15  # odd: makes consecutive job numbers look random in the logs
+# The root job's result is its own (quoted) argument: the store only needs to know it ran.
+_ROOT_RESULT = dumps(None, "redun.root_task")
 
 
 class SchedulerError(RuntimeError):
@@ -122,7 +124,9 @@ class Reduction:
         new: List[Node] = []
         failed = None
         nodes = self.nodes
-        for expr in find_expressions(template, []):
+        exprs = find_expressions(template, [])
+        node.concrete = not exprs
+        for expr in exprs:
             child = nodes.get(id(expr))
             if child is None:
                 child = nodes[id(expr)] = make_node(expr)
@@ -145,9 +149,9 @@ class Reduction:
             node.ready(self)
         return linked
 
-    def substitute(self, template: Any) -> Any:
-        nodes = self.nodes
-        return substitute(template, lambda expr: nodes[id(expr)].value)
+    def resolved(self, node: Node) -> Any:
+        """The node's template with each expression replaced by its value."""
+        return node.template if node.concrete else substitute(node.template, self.nodes)
 
     def finish(self, node: Node, value: Any) -> None:
         node.state = DONE
@@ -230,7 +234,7 @@ class Reduction:
 
     def replay(self, job: Job, data: bytes) -> bool:
         try:
-            result = loads(data)
+            result = job.args[0].eval() if job.task is root_task else loads(data)
         except Exception as error:  # e.g. the class of a cached value was renamed since
             self.logger.warning(
                 "cached result of %s cannot be read (%s: %s); running it again",
@@ -250,11 +254,11 @@ class Reduction:
             self.running -= 1
             if ok:
                 try:
-                    self.to_store.append((job.eval_hash, dumps(value, job.task.fullname)))
+                    data = _ROOT_RESULT if job.task is root_task else dumps(value, job.task.fullname)
                 except SerializationError as error:
-                    if job.task is not root_task:  # the root's result is the user's own expression
-                        self.fail(job, error)
-                        continue
+                    self.fail(job, error)
+                    continue
+                self.to_store.append((job.eval_hash, data))
                 self.returned(job, value)
             else:
                 self.fail(job, value)

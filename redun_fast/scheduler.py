@@ -18,7 +18,7 @@ from redun_fast.cache.memory import MemoryStore
 from redun_fast.cache.records import new_execution
 from redun_fast.executors import EXECUTOR_KINDS, Executor, make_executor
 from redun_fast.expression import SchedulerExpression, TaskExpression, quote
-from redun_fast.nested import find_expressions
+from redun_fast._nested import find_expressions
 from redun_fast.nodes import FAILED
 from redun_fast.reduction import Reduction
 from redun_fast.report import JobCounts, logger, trim_string

@@ -1,0 +1,63 @@
+"""Cold and fully cached runs of an `inc` fan-out on the LMDB store, each in a fresh process.
+
+    python benchmarks/bench_cache.py [N]      (default N = 100000)
+
+Prints microseconds of scheduler time per job (the time inside `Scheduler.run`, inline
+executor, so the figure is the engine's own cost), and the in-memory store for comparison.
+"""
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+WORKFLOW = textwrap.dedent("""
+    import logging, sys, time
+    from redun_fast import Scheduler, task
+
+    redun_namespace = "bench"
+
+    @task
+    def inc(x):
+        return x + 1
+
+    @task
+    def total(values):
+        return sum(values)
+
+    n, cache_dir = int(sys.argv[1]), sys.argv[2]
+    scheduler = Scheduler(cache_dir=cache_dir or None, executor="inline")
+    scheduler.logger.setLevel(logging.WARNING)
+    expr = total([inc(i) for i in range(n)])
+    start = time.perf_counter()
+    assert scheduler.run(expr) == n * (n + 1) // 2
+    elapsed = time.perf_counter() - start
+    counts = scheduler.job_counts.get("bench.inc")
+    print(elapsed / n * 1e6, counts["CACHED"], counts["DONE"])
+""")
+
+
+def run(script: str, n: int, cache_dir: str) -> tuple:
+    out = subprocess.run([sys.executable, script, str(n), cache_dir],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), int(out[1]), int(out[2])
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    with tempfile.TemporaryDirectory() as tmp:
+        script = f"{tmp}/workflow.py"
+        with open(script, "w") as f:
+            f.write(WORKFLOW)
+        memory = run(script, n, "")
+        cold = run(script, n, f"{tmp}/cache")
+        cached = run(script, n, f"{tmp}/cache")
+    assert cold[2] == n and cached[1] == n, "the second LMDB run must be fully cached"
+    print(f"{n} jobs of inc(x) + one sum, inline executor, us of scheduler time per job")
+    print(f"{'store':28} {'us/job':>8}")
+    print(f"{'memory (cold)':28} {memory[0]:8.2f}")
+    print(f"{'lmdb cold (writes)':28} {cold[0]:8.2f}")
+    print(f"{'lmdb fully cached, new proc':28} {cached[0]:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+# cython: language_level=3
+"""Find and replace expressions inside nested values, by the walkthrough's evaluation rules.
+
+Walked: list, tuple, namedtuple, dict (keys and values), set, frozenset, dataclass instances.
+Anything else, QuotedExpression included, is opaque. This runs for every job's arguments and
+result, so it is compiled; the rules are the same as redun's.
+"""
+import dataclasses
+
+from redun_fast.expression import Expression
+
+DEF MAX_DEPTH = 2000
+
+cdef object _is_dataclass = dataclasses.is_dataclass
+cdef object _fields = dataclasses.fields
+
+
+cdef inline bint _opaque(object value):
+    cdef type cls = type(value)
+    return (cls is int or cls is str or cls is float or cls is bool or cls is bytes
+            or value is None)
+
+
+cdef list _dataclass_items(object value):
+    if _is_dataclass(value) and not isinstance(value, type):
+        return [getattr(value, field.name) for field in _fields(value)]
+    return None
+
+
+cdef int _find(object value, list found, int depth) except -1:
+    cdef type cls = type(value)
+    if depth > MAX_DEPTH:
+        raise RecursionError(f"value is nested deeper than {MAX_DEPTH} levels")
+    if cls is list or cls is tuple or cls is set or cls is frozenset:
+        for item in value:
+            if not _opaque(item):
+                _find(item, found, depth + 1)
+        return 0
+    if cls is dict:
+        for key, item in (<dict>value).items():
+            if not _opaque(key):
+                _find(key, found, depth + 1)
+            if not _opaque(item):
+                _find(item, found, depth + 1)
+        return 0
+    if _opaque(value):
+        return 0
+    if isinstance(value, Expression):
+        found.append(value)
+        return 0
+    if isinstance(value, tuple) and hasattr(cls, "_fields"):
+        for item in value:
+            _find(item, found, depth + 1)
+        return 0
+    items = _dataclass_items(value)
+    if items is not None:
+        for item in items:
+            _find(item, found, depth + 1)
+    return 0
+
+
+def find_expressions(value, list found):
+    """Append to `found` the outermost expressions in `value`, in order; returns `found`."""
+    _find(value, found, 0)
+    return found
+
+
+cdef object _replace(object value, dict nodes, int depth):
+    cdef type cls = type(value)
+    cdef list items, new
+    cdef Py_ssize_t i
+    cdef bint changed
+    if _opaque(value):
+        return value
+    if depth > MAX_DEPTH:
+        raise RecursionError(f"value is nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, Expression):
+        return nodes[id(value)].value
+    if cls is dict:
+        changed = False
+        pairs = []
+        for key, item in (<dict>value).items():
+            new_key = _replace(key, nodes, depth + 1)
+            new_item = _replace(item, nodes, depth + 1)
+            changed = changed or new_key is not key or new_item is not item
+            pairs.append((new_key, new_item))
+        return dict(pairs) if changed else value
+    if cls is list or cls is tuple or cls is set or cls is frozenset:
+        items = list(value)
+    elif isinstance(value, tuple) and hasattr(cls, "_fields"):
+        items = list(value)
+    else:
+        items = _dataclass_items(value)
+        if items is None:
+            return value
+    new = None
+    for i in range(len(items)):
+        item = items[i]
+        new_item = _replace(item, nodes, depth + 1)
+        if new_item is not item:
+            if new is None:
+                new = list(items)  # copy only where something inside was replaced
+            new[i] = new_item
+    if new is None:
+        return value
+    if cls is list:
+        return new
+    if cls is tuple or cls is set or cls is frozenset:
+        return cls(new)
+    if isinstance(value, tuple):  # namedtuple
+        return cls(*new)
+    import copy
+    copied = copy.copy(value)  # dataclass; object.__setattr__ also works when it is frozen
+    for field, item in zip(_fields(value), new):
+        object.__setattr__(copied, field.name, item)
+    return copied
+
+
+def substitute(value, dict nodes):
+    """`value` with each outermost expression `e` replaced by `nodes[id(e)].value`.
+
+    Containers are copied only where something inside them was replaced, so a value without
+    expressions comes back as the same object.
+    """
+    return _replace(value, nodes, 0)
