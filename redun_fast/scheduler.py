@@ -9,6 +9,7 @@ import shlex
 import time
 import traceback
 import uuid
+import weakref
 from typing import Any, Dict, Optional
 
 from redun_fast.builtins import root_task
@@ -60,6 +61,19 @@ class Scheduler:
         for name, spec in (executors or {}).items():
             self.executors[name] = make_executor(spec)
         self.job_counts = JobCounts()
+        # Workers live as long as the Scheduler (or until close()), not just one run.
+        self._finalizer = weakref.finalize(self, _stop_executors, self.executors)
+
+    def close(self) -> None:
+        """Stop the executors' workers and close the store."""
+        _stop_executors(self.executors)
+        self.store.close()
+
+    def __enter__(self) -> "Scheduler":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
     def get_executor(self, name: str) -> Executor:
         executor = self.executors.get(name)
@@ -86,12 +100,10 @@ class Scheduler:
         try:
             root = reduction.evaluate(expr)
         except BaseException as error:  # Ctrl-C or a scheduler error: keep what finished
+            _stop_executors(self.executors)
             reduction.flush_store()
             self._end(execution, reduction, "failed", error)
             raise
-        finally:
-            for executor in self.executors.values():
-                executor.stop()
         failed = root.state == FAILED
         self._end(execution, reduction, "failed" if failed else "done", root.value if failed else None)
         self.log()
@@ -118,3 +130,8 @@ class Scheduler:
 
     def log(self, message: str = "", level: int = logging.INFO) -> None:
         self.logger.log(level, message)
+
+
+def _stop_executors(executors: Dict[str, Executor]) -> None:
+    for executor in executors.values():
+        executor.stop()

@@ -1,13 +1,15 @@
-"""Executors by name: `inline` and `threads` (the default); more register themselves here."""
+"""Executors by name: `inline`, `threads` (the default) and `processes`."""
 from typing import Any, Callable, Dict
 
 from redun_fast.executors.base import Executor
 from redun_fast.executors.inline import InlineExecutor
+from redun_fast.executors.processes import ProcessExecutor
 from redun_fast.executors.threads import ThreadExecutor
 
 EXECUTOR_KINDS: Dict[str, Callable[..., Executor]] = {
     "inline": InlineExecutor,
     "threads": ThreadExecutor,
+    "processes": ProcessExecutor,
 }
 
 
@@ -24,4 +26,11 @@ def make_executor(spec: Any, **options: Any) -> Executor:
     return factory(**options)
 
 
-__all__ = ["EXECUTOR_KINDS", "Executor", "InlineExecutor", "ThreadExecutor", "make_executor"]
+__all__ = [
+    "EXECUTOR_KINDS",
+    "Executor",
+    "InlineExecutor",
+    "ProcessExecutor",
+    "ThreadExecutor",
+    "make_executor",
+]

@@ -16,13 +16,14 @@ class Executor:
     kind = "executor"
 
     def start(self) -> None:
-        """Called before a run submits its first batch; may be called again for later runs."""
+        """Start workers if they are not running; called before each batch is submitted."""
 
     def submit_batch(self, jobs: Sequence[Any], report: Report) -> None:
         raise NotImplementedError
 
     def stop(self) -> None:
-        """Release workers; jobs still running may finish, but their records are dropped."""
+        """Stop the workers (Scheduler.close(), interpreter exit, Ctrl-C); jobs still running
+        are abandoned and their records dropped. `start` may start them again."""
 
 
 def run_job(job: Any) -> Record:

@@ -1,0 +1,247 @@
+"""The process pool: batching, notebook-style tasks, and faults, all with real processes."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import psutil
+import pytest
+
+from redun_fast import Scheduler, catch, task
+from redun_fast.cache.lmdb_store import LmdbStore
+from redun_fast.cache.serialize import SerializationError
+from redun_fast.executors import ProcessExecutor
+from redun_fast.executors.processes import RemoteTraceback, WorkerDiedError, usable_cores
+
+pytestmark = pytest.mark.timeout(120)
+
+redun_namespace = "procs"
+
+
+@task
+def inc(x):
+    return x + 1
+
+
+@task
+def pid_of(x):
+    return os.getpid()
+
+
+@task
+def fail_with(message):
+    raise KeyError(message)
+
+
+@task
+def die(how):
+    if how == "exit":
+        os._exit(1)
+    if how == "segfault":
+        import ctypes
+        ctypes.string_at(0)
+    if how == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return how
+
+
+@task
+def identity(x):
+    return x
+
+
+@task
+def constant(value, error):
+    return value
+
+
+@task
+def returns_lock():
+    return threading.Lock()
+
+
+@task(executor="processes")
+def elsewhere():
+    return os.getpid()
+
+
+class Unshippable:
+    """Hashable (it says how) but not picklable."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __redun_hash__(self):
+        return "unshippable"
+
+
+@pytest.fixture
+def scheduler():
+    with Scheduler(executor="processes", max_workers=2) as scheduler:
+        yield scheduler
+
+
+def test_jobs_run_in_worker_processes_in_batches(scheduler):
+    assert scheduler.run([inc(i) for i in range(5000)]) == list(range(1, 5001))
+    pool = scheduler.executors["default"]
+    assert pool.jobs_sent == 5000
+    assert pool.batches_sent <= 500  # tiny jobs travel in batches, not one message each
+    pids = set(scheduler.run([pid_of(i) for i in range(200)]))
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+
+
+def test_default_worker_count_and_start_method():
+    assert ProcessExecutor().max_workers == usable_cores() == len(psutil.Process().cpu_affinity())
+    with pytest.raises(ValueError, match="start_method='nope' is not available here"):
+        ProcessExecutor(start_method="nope")
+
+
+def test_executor_chosen_per_task():
+    with Scheduler() as scheduler:
+        assert scheduler.run(elsewhere()) != os.getpid()
+
+
+def test_task_defined_in_a_function_runs_in_the_pool(scheduler):
+    offset = 100
+
+    @task
+    def shifted(x):
+        return x + offset
+
+    @task
+    def shift_all(values):
+        return [shifted(v) for v in values]  # a notebook-style task calling another
+
+    assert scheduler.run(shift_all([1, 2])) == [101, 102]
+
+
+def test_task_defined_in_main_of_an_unguarded_script(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent("""
+        import os
+        from redun_fast import Scheduler, task
+
+        redun_namespace = "script"
+
+        class Point:
+            def __init__(self, x):
+                self.x = x
+
+        @task
+        def make(x):
+            return Point(x * 10)
+
+        @task
+        def main(n):
+            return [make(i) for i in range(n)]
+
+        # No `if __name__ == "__main__":` guard: workers must not re-run this file.
+        points = Scheduler(executor="processes", max_workers=2).run(main(3))
+        print([p.x for p in points], type(points[0]).__module__)
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "[0, 10, 20] __main__\n"
+
+
+def test_task_exception_keeps_its_type_and_the_worker_traceback(scheduler):
+    with pytest.raises(KeyError, match="'no such sample'") as info:
+        scheduler.run(fail_with("no such sample"))
+    cause = info.value.__cause__
+    assert isinstance(cause, RemoteTraceback)
+    assert 'in fail_with\n    raise KeyError(message)' in cause.text
+
+
+@pytest.mark.parametrize("how, described", [
+    ("exit", "exit code 1"),
+    ("segfault", "killed by signal SIGSEGV"),
+    ("sigkill", "killed by signal SIGKILL"),
+])
+def test_a_dying_worker_fails_only_its_job_and_is_replaced(tmp_path, how, described):
+    store = LmdbStore(str(tmp_path / "cache"))
+    with Scheduler(executor="processes", max_workers=2, store=store) as scheduler:
+        scheduler.logger.setLevel("WARNING")
+        with pytest.raises(WorkerDiedError, match=rf"the worker process \(pid \d+\) running "
+                                                  rf"procs.die died: {described}"):
+            scheduler.run([inc(i) for i in range(50)] + [die(how)])
+        # The innocent jobs of the dead worker's batch were retried: all are committed.
+        assert scheduler.run([inc(i) for i in range(50)]) == list(range(1, 51))
+        assert scheduler.job_counts.get("procs.inc")["CACHED"] == 50
+        # Recovered: a catch of the death, and the pool still has its two workers.
+        assert scheduler.run(catch(die(how), WorkerDiedError, constant.partial("caught"))) == (
+            "caught")
+        assert len(set(scheduler.run([pid_of(i) for i in range(100)]))) <= 2
+
+
+def test_unpicklable_argument_names_the_task_and_type(scheduler):
+    with pytest.raises(TypeError, match=r"argument 'x' of procs.identity is a "
+                                        r"test_processes.Unshippable, which cannot be sent"):
+        scheduler.run([identity(Unshippable()), inc(1)])
+    assert scheduler.run(inc(1)) == 2
+
+
+def test_unpicklable_result_names_the_task_and_type(scheduler):
+    with pytest.raises(SerializationError, match=r"result of procs.returns_lock is not "
+                                                 r"picklable: _thread.lock"):
+        scheduler.run(returns_lock())
+
+
+def test_prints_reach_the_schedulers_stdout(scheduler, capsys):
+    @task
+    def chatty(x):
+        print(f"out {x}")
+        print(f"err {x}", file=sys.stderr)
+        return x
+
+    assert scheduler.run([chatty(1), chatty(2)]) == [1, 2]
+    captured = capsys.readouterr()
+    assert sorted(captured.out.splitlines()) == ["out 1", "out 2"]
+    assert sorted(captured.err.splitlines()) == ["err 1", "err 2"]
+
+
+def test_ctrl_c_stops_workers_and_keeps_the_cache(tmp_path):
+    script = tmp_path / "long.py"
+    script.write_text(textwrap.dedent("""
+        import sys, time
+        from redun_fast import Scheduler, task
+
+        redun_namespace = "long"
+
+        @task
+        def slow(x):
+            time.sleep(0.05)
+            return x
+
+        if __name__ == "__main__":
+            scheduler = Scheduler(executor="processes", max_workers=2, cache_dir=sys.argv[1])
+            scheduler.logger.setLevel("WARNING")
+            counts = scheduler.job_counts
+            result = scheduler.run([slow(i) for i in range(400)])
+            print(sum(result), counts.get("long.slow")["CACHED"])
+    """))
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, str(script), str(cache)], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    committed, deadline = 0, time.time() + 60
+    while committed < 40 and time.time() < deadline:
+        time.sleep(0.1)
+        if (cache / "data.mdb").exists():
+            reader = LmdbStore(str(cache))
+            committed = reader.stats()["results"]
+            reader.close()
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert proc.poll() is None and committed >= 40
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    start = time.time()
+    _, err = proc.communicate(timeout=30)
+    assert time.time() - start < 10
+    assert "KeyboardInterrupt" in err
+    time.sleep(0.5)
+    assert not [p for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    out = subprocess.run([sys.executable, str(script), str(cache)], capture_output=True,
+                         text=True, timeout=120)
+    total, cached = map(int, out.stdout.split())
+    assert total == sum(range(400)) and cached >= committed - 1
