@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List
 
 from redun_fast.cache.serialize import SerializationError
 from redun_fast.executors.shipping import dumps_result, load_definition
+from redun_fast.executors.transport import receive_message, send_message
 
 
 class RemoteError(Exception):
@@ -85,7 +86,7 @@ def _encode_results(batch_id: int, seconds: float, results: List[tuple],
 def _read_messages(conn: Any, inbox: "queue.SimpleQueue") -> None:
     try:
         while True:
-            inbox.put(conn.recv_bytes())
+            inbox.put(receive_message(conn))
     except (EOFError, OSError):
         inbox.put(None)
 
@@ -100,7 +101,7 @@ def worker_main(conn: Any, sys_path: List[str]) -> None:
 
     def send(data: bytes) -> None:
         with send_lock:  # tasks may print from their own threads
-            conn.send_bytes(data)
+            send_message(conn, data)
 
     sys.stdout = _Forward(send, "stdout")
     sys.stderr = _Forward(send, "stderr")

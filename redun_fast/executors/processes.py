@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from redun_fast.executors.base import Executor, Report
 from redun_fast.executors.pool_worker import worker_main
 from redun_fast.executors.shipping import ship, task_definition
+from redun_fast.executors.transport import receive_message, send_message
 
 
 class WorkerDiedError(RuntimeError):
@@ -182,7 +183,7 @@ class ProcessExecutor(Executor):
         for worker in list(self._workers):
             if ready is worker.conn:
                 try:
-                    data = worker.conn.recv_bytes()
+                    data = receive_message(worker.conn)
                 except (EOFError, OSError):
                     return self._died(worker)
                 return self._received(worker, data)
@@ -229,7 +230,7 @@ class ProcessExecutor(Executor):
             if items:
                 self._send(worker, items)
             return
-        worker.conn.send_bytes(data)
+        send_message(worker.conn, data)
         worker.known.update(definition[0] for definition in definitions)
         worker.inflight[batch_id] = items
         self.batches_sent += 1
