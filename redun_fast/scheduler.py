@@ -5,6 +5,7 @@ the walkthrough's. Each `run` is one Reduction (see reduction.py); job counts ad
 runs of one Scheduler, as the walkthrough's status tables show.
 """
 import logging
+import os
 import shlex
 import time
 import traceback
@@ -56,7 +57,10 @@ class Scheduler:
         if store is None:
             store = LmdbStore(cache_dir) if cache_dir is not None else MemoryStore()
         self.store = store
+        self.cache_dir = cache_dir
         options = {"max_workers": max_workers} if max_workers is not None else {}
+        if executor == "slurm":
+            options = self._slurm_options()
         self.executors: Dict[str, Executor] = {"default": make_executor(executor, **options)}
         for name, spec in (executors or {}).items():
             self.executors[name] = make_executor(spec)
@@ -84,9 +88,16 @@ class Scheduler:
                     f"unknown executor {name!r}: use one of {', '.join(known)}, or pass "
                     f"Scheduler(executors={{{name!r}: ...}})"
                 )
-            executor = self.executors[name] = make_executor(name)
+            options = self._slurm_options() if name == "slurm" else {}
+            executor = self.executors[name] = make_executor(name, **options)
         executor.start()
         return executor
+
+    def _slurm_options(self) -> Dict[str, Any]:
+        """Slurm stages its files next to this scheduler's cache, when it has one on disk."""
+        if self.cache_dir is None:
+            return {}
+        return {"staging_dir": os.path.join(self.cache_dir, "slurm")}
 
     def run(self, expr: Any, cache: bool = True) -> Any:
         """Evaluate `expr` to a concrete value; a failed task re-raises its own exception here."""

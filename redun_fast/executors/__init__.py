@@ -1,4 +1,4 @@
-"""Executors by name: `inline`, `threads` (the default) and `processes`."""
+"""Executors by name: `inline`, `threads` (the default), `processes` and `slurm`."""
 from typing import Any, Callable, Dict
 
 from redun_fast.executors.base import Executor
@@ -6,10 +6,19 @@ from redun_fast.executors.inline import InlineExecutor
 from redun_fast.executors.processes import ProcessExecutor
 from redun_fast.executors.threads import ThreadExecutor
 
+
+
+def _slurm(**options: Any) -> Executor:
+    from redun_fast.slurm.executor import SlurmExecutor  # imported only when used
+
+    return SlurmExecutor(**options)
+
+
 EXECUTOR_KINDS: Dict[str, Callable[..., Executor]] = {
     "inline": InlineExecutor,
     "threads": ThreadExecutor,
     "processes": ProcessExecutor,
+    "slurm": _slurm,
 }
 
 

@@ -26,7 +26,7 @@ class RemoteError(Exception):
     """Stands for an exception that could not be pickled back to the scheduler."""
 
 
-def _run_batch(functions: Dict[str, Callable], jobs: List[tuple]) -> List[tuple]:
+def run_batch(functions: Dict[str, Callable], jobs: List[tuple]) -> List[tuple]:
     results = []
     for key, task_hash, args, kwargs in jobs:
         try:
@@ -60,7 +60,7 @@ class _Forward(io.TextIOBase):
             self._send(pickle.dumps((self._stream, text)))
 
 
-def _encode_results(batch_id: int, seconds: float, results: List[tuple],
+def encode_results(batch_id: int, seconds: float, results: List[tuple],
                     names: Dict[int, str]) -> bytes:
     try:
         return dumps_result(("results", batch_id, seconds, results))
@@ -122,12 +122,12 @@ def worker_main(conn: Any, sys_path: List[str]) -> None:
             except Exception as error:
                 functions[task_hash] = _raiser(error, how, what)
         start = time.perf_counter()
-        results = _run_batch(functions, jobs)
+        results = run_batch(functions, jobs)
         seconds = time.perf_counter() - start
         sys.stdout.flush()
         sys.stderr.flush()
         names = {key: fullnames[task_hash] for key, task_hash, _, _ in jobs}
-        send(_encode_results(batch_id, seconds, results, names))
+        send(encode_results(batch_id, seconds, results, names))
 
 
 def _raiser(error: Exception, how: str, what: Any) -> Callable:

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from redun_fast.executors.base import Executor, Report
 from redun_fast.executors.pool_worker import worker_main
-from redun_fast.executors.shipping import ship, task_definition
+from redun_fast.executors.shipping import pickling_problem, ship, task_definition
 from redun_fast.executors.transport import receive_message, send_message
 
 
@@ -241,7 +241,7 @@ class ProcessExecutor(Executor):
         good = []
         for item in items:
             job, report = item[0], item[1]
-            error = _pickling_problem(job)
+            error = pickling_problem(job)
             if error is None:
                 good.append(item)
             else:
@@ -317,29 +317,3 @@ class ProcessExecutor(Executor):
                 worker.process.join(timeout=1)
             worker.conn.close()
         self._workers = []
-
-
-def _pickling_problem(job: Any) -> Optional[Exception]:
-    """The error for a job whose function or an argument cannot be pickled, or None."""
-    task = job.task
-    try:
-        ship(task_definition(task))
-    except Exception as error:
-        return TypeError(f"task {task.fullname} cannot be sent to a worker process: its function "
-                         f"is not picklable ({error}); define it at module level, or use "
-                         "executor='threads'")
-    try:
-        params = list(task.signature.parameters)
-    except (TypeError, ValueError):
-        params = []
-    named = {**{params[i] if i < len(params) else f"#{i}": arg
-                for i, arg in enumerate(job.args)}, **job.kwargs}
-    for name, value in named.items():
-        try:
-            ship(value)
-        except Exception as error:
-            kind = f"{type(value).__module__}.{type(value).__qualname__}"
-            return TypeError(f"argument {name!r} of {task.fullname} is a {kind}, which cannot be "
-                             f"sent to a worker process ({error}); pass plain data, or use "
-                             "executor='threads'")
-    return None

@@ -8,7 +8,7 @@ import importlib
 import io
 import pickle
 import sys
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import cloudpickle
 
@@ -85,3 +85,29 @@ def dumps_result(value: Any) -> bytes:
         return pickle.dumps(value, protocol=5)
     except Exception:
         return cloudpickle.dumps(value, protocol=5)
+
+
+def pickling_problem(job: Any) -> Optional[Exception]:
+    """The error for a job whose function or an argument cannot be pickled, or None."""
+    task = job.task
+    try:
+        ship(task_definition(task))
+    except Exception as error:
+        return TypeError(f"task {task.fullname} cannot be sent to another process: its function "
+                         f"is not picklable ({error}); define it at module level, or use "
+                         "executor='threads'")
+    try:
+        params = list(task.signature.parameters)
+    except (TypeError, ValueError):
+        params = []
+    named = {**{params[i] if i < len(params) else f"#{i}": arg
+                for i, arg in enumerate(job.args)}, **job.kwargs}
+    for name, value in named.items():
+        try:
+            ship(value)
+        except Exception as error:
+            kind = f"{type(value).__module__}.{type(value).__qualname__}"
+            return TypeError(f"argument {name!r} of {task.fullname} is a {kind}, which cannot be "
+                             f"sent to another process ({error}); pass plain data, or use "
+                             "executor='threads'")
+    return None

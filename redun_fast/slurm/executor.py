@@ -1,0 +1,360 @@
+"""The Slurm executor: ready jobs grouped by resources, packed into chunks, one sbatch array each.
+
+A background thread gathers submissions for `submit_delay` seconds, writes each group's
+chunks into a staging folder on the shared filesystem and runs one `sbatch --array` per
+group. Every `poll_interval` it collects the result files that elements wrote and asks
+`squeue` once about all of its arrays; an element that left the queue without a result
+fails its jobs (or resubmits them, with retries). Staging folders outlive a crashed
+scheduler: the next one adopts the results and the still-running elements it finds there.
+"""
+import math
+import os
+import pickle
+import shutil
+import socket
+import sys
+import threading
+import time
+import uuid
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from redun_fast.config import default_cache_dir
+from redun_fast.executors.base import Executor, Report
+from redun_fast.executors.processes import RemoteTraceback
+from redun_fast.executors.shipping import pickling_problem, ship, task_definition
+from redun_fast.slurm import sbatch as slurm
+from redun_fast.slurm.sbatch import FAILED_STATES, SlurmError
+
+_HOST = socket.gethostname()
+
+
+class _Array:
+    """One submitted array (or one found in the staging folder after a crash)."""
+
+    def __init__(self, folder: str, slurm_id: str, elements: Dict[int, list], adopted: bool):
+        self.folder = folder
+        self.slurm_id = slurm_id
+        self.elements = elements  # index -> [(job, report)] still waiting for results
+        self.adopted = adopted  # left by a scheduler that died
+        self.submitted = time.time()
+
+
+class SlurmExecutor(Executor):
+    """Runs jobs as elements of `sbatch --array` jobs.
+
+    staging_dir: shared folder for chunks, results and logs (default: ./.redun_fast/slurm).
+    jobs_per_element: jobs packed in one element (default: spread a group over up to
+        `max_elements` elements). max_array_size: never more elements in one array.
+    parallelism: the `%N` of --array (elements running at once). retries: default number of
+        resubmissions of jobs whose element failed (a task's own exception is not retried).
+    options: default resources for every task (partition, account, time, ...).
+    """
+
+    kind = "slurm"
+
+    def __init__(self, staging_dir: Optional[str] = None, jobs_per_element: Optional[int] = None,
+                 max_elements: int = 200, max_array_size: int = 1000,
+                 parallelism: Optional[int] = None, poll_interval: float = 1.0,
+                 submit_delay: float = 0.2, retries: int = 0, **options: Any) -> None:
+        slurm.resource_flags(options)  # a bad default is an error now, not at the first job
+        self.staging_dir = os.path.abspath(
+            staging_dir or os.path.join(default_cache_dir(), "slurm"))
+        self.jobs_per_element = jobs_per_element
+        self.max_elements = max(1, min(max_elements, max_array_size))
+        self.max_array_size = max_array_size
+        self.parallelism = parallelism
+        self.poll_interval = poll_interval
+        self.submit_delay = submit_delay
+        self.retries = retries
+        self.options = options
+        self._lock = threading.Condition()
+        self._pending: List[Tuple[Any, Report]] = []
+        self._first_pending = 0.0
+        self._arrays: Dict[str, _Array] = {}  # folder -> array
+        self._orphans: Dict[bytes, Tuple[_Array, int]] = {}  # eval hash -> adoptable element
+        self._attempts: Dict[bytes, int] = {}
+        self._thread: Optional[threading.Thread] = None
+        self._stopping = False
+        self.sbatch_calls = 0  # for tests and benchmarks
+        self.elements_submitted = 0
+        self.array_ids: List[str] = []  # Slurm job ids of the arrays submitted
+
+    # The scheduler's side.
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            os.makedirs(self.staging_dir, exist_ok=True)
+            self._find_orphans()
+            self._stopping = False
+            self._thread = threading.Thread(target=self._loop, name="redun_fast slurm",
+                                            daemon=True)
+            self._thread.start()
+
+    def submit_batch(self, jobs: Sequence[Any], report: Report) -> None:
+        self.start()
+        with self._lock:
+            if not self._pending:
+                self._first_pending = time.monotonic()
+            self._pending.extend((job, report) for job in jobs)
+            self._lock.notify()
+
+    def stop(self) -> None:
+        """Cancel this scheduler's arrays (Ctrl-C, close) and stop polling."""
+        thread = self._thread
+        if thread is None:
+            return
+        with self._lock:
+            self._stopping = True
+            self._lock.notify()
+        thread.join()
+        self._thread = None
+        slurm.scancel(a.slurm_id for a in self._arrays.values() if a.elements and not a.adopted)
+        self._arrays.clear()
+
+    # The background thread.
+
+    def _loop(self) -> None:
+        last_poll = 0.0
+        while True:
+            with self._lock:
+                if self._stopping:
+                    return
+                wait = self.poll_interval - (time.monotonic() - last_poll)
+                if self._pending:
+                    wait = min(wait, self.submit_delay - (time.monotonic() - self._first_pending))
+                if wait > 0:
+                    self._lock.wait(wait)
+                if self._stopping:
+                    return
+                due = self._pending and (
+                    time.monotonic() - self._first_pending >= self.submit_delay)
+                pending = self._take_pending() if due else []
+            if pending:
+                self._submit(pending)
+            if time.monotonic() - last_poll >= self.poll_interval:
+                self._poll()
+                last_poll = time.monotonic()
+
+    def _take_pending(self) -> List[Tuple[Any, Report]]:
+        pending, self._pending = self._pending, []
+        return pending
+
+    def _submit(self, items: List[Tuple[Any, Report]]) -> None:
+        groups: Dict[tuple, list] = {}
+        for job, report in items:
+            orphan = self._orphans.pop(job.eval_hash, None)
+            if orphan is not None:  # a crashed scheduler's element computes (or computed) it
+                array, index = orphan
+                array.elements.setdefault(index, []).append((job, report))
+                continue
+            try:
+                flags = slurm.resource_flags({**self.options, **job.task.task_options})
+            except ValueError as error:
+                report([(job, False, ValueError(f"{job.task.fullname}: {error}"))])
+                continue
+            groups.setdefault(flags, []).append((job, report))
+        for flags, group in groups.items():
+            self._submit_array(flags, group)
+
+    def _submit_array(self, flags: tuple, items: list) -> None:
+        per = self.jobs_per_element or math.ceil(len(items) / self.max_elements)
+        per = max(per, math.ceil(len(items) / self.max_array_size))
+        chunks = [items[i:i + per] for i in range(0, len(items), per)]
+        folder = os.path.join(self.staging_dir, uuid.uuid4().hex[:12])
+        os.makedirs(folder)
+        tasks = {job.task.hash: job.task for chunk in chunks for job, _ in chunk}
+        try:
+            definitions = ship([(h, t.fullname, *task_definition(t)) for h, t in tasks.items()])
+        except Exception:
+            definitions = None
+        elements: Dict[int, list] = {}
+        for chunk in chunks:
+            jobs = [(job.eval_hash, job.task.hash, job.args, job.kwargs) for job, _ in chunk]
+            try:
+                data = ship(jobs) if definitions is not None else None
+            except Exception:
+                data = None
+            if data is None:  # find the job that cannot travel, fail it, send the rest
+                chunk = [(job, report) for job, report in chunk if not _fail_unshippable(job, report)]
+                if not chunk:
+                    continue
+                jobs = [(job.eval_hash, job.task.hash, job.args, job.kwargs) for job, _ in chunk]
+                data = ship(jobs)
+            index = len(elements)
+            with open(os.path.join(folder, f"chunk_{index}.pkl"), "wb") as out:
+                out.write(data)
+            elements[index] = chunk
+        if not elements:
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+        with open(os.path.join(folder, "tasks.pkl"), "wb") as out:
+            out.write(pickle.dumps(list(sys.path), protocol=5))
+            out.write(definitions)
+        script = os.path.join(folder, "array.sbatch")
+        with open(script, "w") as out:
+            out.write(slurm.render_script(folder, len(elements), flags, self.parallelism,
+                                          name=f"redun_fast-{os.path.basename(folder)}"))
+        try:
+            slurm_id = slurm.sbatch(script)
+        except SlurmError as error:
+            for chunk in elements.values():
+                for job, report in chunk:
+                    report([(job, False, error)])
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+        with open(os.path.join(folder, "owner"), "w") as out:
+            out.write(f"{_HOST} {os.getpid()} {slurm_id}\n")
+        self.sbatch_calls += 1
+        self.elements_submitted += len(elements)
+        self.array_ids.append(slurm_id)
+        self._arrays[folder] = _Array(folder, slurm_id, elements, adopted=False)
+
+    def _poll(self) -> None:
+        waiting = [a for a in self._arrays.values() if a.elements]
+        for array in waiting:
+            for index in list(array.elements):
+                self._collect(array, index)
+        waiting = [a for a in waiting if a.elements]
+        if not waiting:
+            return
+        states = slurm.squeue(a.slurm_id for a in waiting)
+        if states is None:  # the controller did not answer: judge nothing this time
+            return
+        for array in waiting:
+            for index in list(array.elements):
+                state = slurm.element_state(states, array.slurm_id, index)
+                if state is not None and state not in FAILED_STATES and state != "COMPLETED":
+                    continue  # pending or running
+                if self._collect(array, index):
+                    continue  # it finished just now
+                if state is None and time.time() - array.submitted < 10 and not array.adopted:
+                    continue  # just submitted: squeue may not list it yet
+                self._element_failed(array, index, state)
+            self._clean(array)
+
+    def _collect(self, array: _Array, index: int) -> bool:
+        """Ingest an element's result file if it is there."""
+        path = os.path.join(array.folder, f"result_{index}.pkl")
+        try:
+            with open(path, "rb") as result:
+                _, _, _, results = pickle.load(result)
+        except FileNotFoundError:
+            return False
+        waiting = {job.eval_hash: (job, report) for job, report in array.elements.pop(index)}
+        by_report: Dict[Any, list] = {}
+        for key, ok, value, tb in results:
+            found = waiting.get(key)
+            if found is None:
+                continue  # an adopted element computed more than this run asks for
+            job, report = found
+            if not ok and tb:
+                value.__cause__ = RemoteTraceback(tb)
+            by_report.setdefault(report, []).append((job, ok, value))
+        for report, records in by_report.items():
+            report(records)
+        self._show_log(array, index)
+        for name in (f"chunk_{index}.pkl", f"result_{index}.pkl", f"log_{index}.out"):
+            _remove(os.path.join(array.folder, name))
+        self._clean(array)
+        return True
+
+    def _element_failed(self, array: _Array, index: int, state: Optional[str]) -> None:
+        items = array.elements.pop(index)
+        how = slurm.explain(array.slurm_id, index) if state is not None else (
+            "it is no longer in Slurm's queue")
+        log = os.path.join(array.folder, f"log_{index}.out")
+        error = SlurmError(
+            f"Slurm array element {array.slurm_id}_{index} ended without results "
+            f"({state or 'VANISHED'}: {how}); log {log}: {_tail(log)}")
+        again = []
+        for job, report in items:
+            attempts = self._attempts.get(job.eval_hash, 0)
+            allowed = job.task.get_option("retries", self.retries)
+            if array.adopted or attempts < allowed:
+                if not array.adopted:
+                    self._attempts[job.eval_hash] = attempts + 1
+                again.append((job, report))
+            else:
+                report([(job, False, error)])
+        _remove(os.path.join(array.folder, f"chunk_{index}.pkl"))
+        if again:
+            self._submit(again)
+
+    def _clean(self, array: _Array) -> None:
+        """Remove an array's folder once no chunk of it is left to run or to adopt."""
+        if array.elements or any(name.startswith("chunk_") for name in os.listdir(array.folder)):
+            return
+        logs = [name for name in os.listdir(array.folder) if name.startswith("log_")]
+        if not logs:  # logs of failed elements stay for the user to read
+            shutil.rmtree(array.folder, ignore_errors=True)
+        self._arrays.pop(array.folder, None)
+
+    def _show_log(self, array: _Array, index: int) -> None:
+        """What the element's tasks printed goes to the scheduler's stdout."""
+        try:
+            with open(os.path.join(array.folder, f"log_{index}.out")) as log:
+                text = log.read()
+        except OSError:
+            return
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    def _find_orphans(self) -> None:
+        """Index the chunks that schedulers which died left in the staging folder."""
+        for name in sorted(os.listdir(self.staging_dir)):
+            folder = os.path.join(self.staging_dir, name)
+            try:
+                with open(os.path.join(folder, "owner")) as owner:
+                    host, pid, slurm_id = owner.read().split()
+            except (OSError, ValueError):
+                continue
+            if host == _HOST and _alive(int(pid)):
+                continue  # another scheduler is running it
+            array = _Array(folder, slurm_id, {}, adopted=True)
+            for entry in os.listdir(folder):
+                if entry.startswith("chunk_"):
+                    index = int(entry[len("chunk_"):-len(".pkl")])
+                    try:
+                        with open(os.path.join(folder, entry), "rb") as chunk:
+                            jobs = pickle.load(chunk)
+                    except Exception:
+                        continue  # a chunk that cannot be read is simply not adopted
+                    for eval_hash, *_ in jobs:
+                        self._orphans[eval_hash] = (array, index)
+            self._arrays[folder] = array
+
+
+def _fail_unshippable(job: Any, report: Report) -> bool:
+    error = pickling_problem(job)
+    if error is not None:
+        report([(job, False, error)])
+    return error is not None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _tail(path: str, lines: int = 5) -> str:
+    try:
+        with open(path, errors="replace") as log:
+            text = log.read().strip().splitlines()[-lines:]
+    except OSError:
+        return "(no log)"
+    return " | ".join(text) or "(empty)"

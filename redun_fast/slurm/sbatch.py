@@ -1,0 +1,168 @@
+"""Slurm's side of things: resource options, the sbatch script, and the few commands we run.
+
+Login-node friendly: one `sbatch` per array, one `squeue` for all arrays per poll, and
+`scontrol` only to explain an element that failed.
+"""
+import re
+import shlex
+import subprocess
+import sys
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+# Task options the Slurm executor understands (plus `cache` and `executor`, which are the
+# scheduler's); anything else on a task run by Slurm is an error that lists these.
+SLURM_OPTIONS = ("cpus", "memory", "gpus", "time", "partition", "account", "qos", "constraint",
+                 "sbatch_args", "retries")
+_SCHEDULER_OPTIONS = ("cache", "executor")
+_MEMORY_RE = re.compile(r"^\d+[KMGT]?$")
+_TIME_RE = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")
+
+FAILED_STATES = {"FAILED", "TIMEOUT", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
+                 "BOOT_FAIL", "DEADLINE", "REVOKED"}
+
+
+class SlurmError(RuntimeError):
+    """Slurm refused a submission, or an array element ended without results."""
+
+
+def resource_flags(options: Dict[str, Any]) -> Tuple[str, ...]:
+    """The sbatch flags for a task's options; a ValueError names a bad option and the fix."""
+    unknown = sorted(set(options) - set(SLURM_OPTIONS) - set(_SCHEDULER_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown Slurm option(s) {', '.join(unknown)}: use "
+                         f"{', '.join(SLURM_OPTIONS)}")
+    flags: List[str] = []
+    cpus = options.get("cpus")
+    if cpus is not None:
+        if not isinstance(cpus, int) or cpus < 1:
+            raise ValueError(f"cpus={cpus!r} must be a positive integer")
+        flags.append(f"--cpus-per-task={cpus}")
+    memory = options.get("memory")
+    if memory is not None:
+        if isinstance(memory, (int, float)) and not isinstance(memory, bool) and memory > 0:
+            flags.append(f"--mem={max(1, int(memory * 1024))}M")  # a number is in GiB, as in redun
+        elif isinstance(memory, str) and _MEMORY_RE.match(memory):
+            flags.append(f"--mem={memory}")
+        else:
+            raise ValueError(f"memory={memory!r} must be GiB as a number (4, 0.5) or a Slurm size "
+                             "such as '4G' or '500M'")
+    gpus = options.get("gpus")
+    if gpus is not None:
+        if not isinstance(gpus, int) or gpus < 0:
+            raise ValueError(f"gpus={gpus!r} must be a non-negative integer")
+        if gpus:
+            flags.append(f"--gres=gpu:{gpus}")
+    time = options.get("time")
+    if time is not None:
+        if isinstance(time, int) and not isinstance(time, bool) and time > 0:
+            flags.append(f"--time={time}")  # minutes
+        elif isinstance(time, str) and _TIME_RE.match(time):
+            flags.append(f"--time={time}")
+        else:
+            raise ValueError(f"time={time!r} must be minutes (an int) or a Slurm time such as "
+                             "'0:30:00' or '1-00:00:00'")
+    for key, flag in (("partition", "--partition"), ("account", "--account"), ("qos", "--qos"),
+                      ("constraint", "--constraint")):
+        value = options.get(key)
+        if value is not None:
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{key}={value!r} must be a non-empty string")
+            flags.append(f"{flag}={value}")
+    extra = options.get("sbatch_args") or ()
+    if isinstance(extra, str) or not all(isinstance(arg, str) for arg in extra):
+        raise ValueError(f"sbatch_args={extra!r} must be a list of strings, e.g. ['--exclusive']")
+    retries = options.get("retries")
+    if retries is not None and (not isinstance(retries, int) or retries < 0):
+        raise ValueError(f"retries={retries!r} must be a non-negative integer")
+    return tuple(flags) + tuple(extra)
+
+
+def render_script(folder: str, elements: int, flags: Iterable[str], parallelism: Optional[int],
+                  name: str) -> str:
+    """The sbatch script of one array: element i runs the worker on chunk i of `folder`."""
+    limit = f"%{parallelism}" if parallelism else ""
+    lines = [
+        "#!/bin/bash",
+        f"#SBATCH --job-name={name}",
+        f"#SBATCH --array=0-{elements - 1}{limit}",
+        f"#SBATCH --output={folder}/log_%a.out",
+        *(f"#SBATCH {flag}" for flag in flags),
+        # The scheduler's own interpreter, by absolute path: same environment, no shim cost.
+        f'exec {shlex.quote(sys.executable)} -m redun_fast.slurm.worker {shlex.quote(folder)} '
+        '"$SLURM_ARRAY_TASK_ID"',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _run(command: List[str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+    except FileNotFoundError as error:
+        raise SlurmError(f"{command[0]} is not installed or not on PATH: the Slurm executor needs "
+                         "the Slurm client commands (sbatch, squeue, scancel)") from error
+
+
+def sbatch(script_path: str) -> str:
+    """Submit a script; returns the job id. Slurm's own error message is kept verbatim."""
+    out = _run(["sbatch", "--parsable", script_path])
+    if out.returncode != 0:
+        raise SlurmError(f"sbatch refused the job: {out.stderr.strip() or out.stdout.strip()}")
+    return out.stdout.strip().split(";")[0]
+
+
+def squeue(job_ids: Iterable[str]) -> Optional[Dict[str, str]]:
+    """State of every element of these arrays ("123_4" -> "RUNNING"), in one call.
+
+    None when squeue itself failed (the controller is unreachable): then nothing is judged.
+    Pending elements that have not started yet appear as one "123_[5-9]" entry.
+    """
+    ids = ",".join(job_ids)
+    if not ids:
+        return {}
+    out = _run(["squeue", "-h", "-t", "all", "-j", ids, "-o", "%i %T"])
+    if out.returncode != 0:
+        if "Invalid job id" in out.stderr:  # all of them left the queue long ago
+            return {}
+        return None
+    states = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            states[parts[0]] = parts[1]
+    return states
+
+
+def element_state(states: Dict[str, str], job_id: str, index: int) -> Optional[str]:
+    """The state of element `index` of array `job_id` in squeue's answer, or None if absent."""
+    state = states.get(f"{job_id}_{index}")
+    if state is not None:
+        return state
+    for key, value in states.items():  # "123_[5-9%2]" or "123_[1,3,5-7]": still pending
+        if key.startswith(f"{job_id}_[") and _in_ranges(index, key[len(job_id) + 2:-1]):
+            return value
+    return None
+
+
+def _in_ranges(index: int, ranges: str) -> bool:
+    for part in ranges.split("%")[0].split(","):
+        low, _, high = part.partition("-")
+        if low.isdigit() and int(low) <= index <= int(high or low):
+            return True
+    return False
+
+
+def explain(job_id: str, index: int) -> str:
+    """What Slurm says about one element: state, reason and exit code, if it still knows."""
+    out = _run(["scontrol", "show", "job", f"{job_id}_{index}"])
+    fields = dict(re.findall(r"(\w+)=(\S+)", out.stdout)) if out.returncode == 0 else {}
+    if not fields:
+        return "Slurm no longer knows it"
+    return (f"JobState={fields.get('JobState')} Reason={fields.get('Reason')} "
+            f"ExitCode={fields.get('ExitCode')}")
+
+
+def scancel(job_ids: Iterable[str]) -> None:
+    ids = list(job_ids)
+    if ids:
+        _run(["scancel", *ids])

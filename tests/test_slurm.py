@@ -1,0 +1,221 @@
+"""The Slurm executor on the real local cluster that slurm/start-local-cluster.sh starts.
+
+Skipped when no cluster answers, unless REDUN_FAST_REQUIRE_SLURM=1 (CI sets it), which
+turns a missing cluster into a failure.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from redun_fast import Scheduler, task
+from redun_fast.executors.processes import RemoteTraceback
+from redun_fast.slurm import SlurmError, SlurmExecutor
+
+
+def _cluster_up() -> bool:
+    try:
+        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+if not _cluster_up():
+    if os.environ.get("REDUN_FAST_REQUIRE_SLURM") == "1":
+        raise RuntimeError("no Slurm cluster answers; start one with slurm/start-local-cluster.sh")
+    pytest.skip("no Slurm cluster: start one with slurm/start-local-cluster.sh",
+                allow_module_level=True)
+
+pytestmark = [pytest.mark.slurm, pytest.mark.timeout(240)]
+
+redun_namespace = "slurmtest"
+
+
+@task
+def add(a, b):
+    print(f"start add({a}, {b})")
+    return a + b
+
+
+@task
+def add_many(values):
+    if len(values) == 1:
+        return values[0]
+    k = len(values) // 2
+    return add(add_many(values[:k]), add_many(values[k:]))
+
+
+@task(cpus=2, memory="300M", time="0:05:00", partition="short")
+def heavy(x):
+    return x * 2
+
+
+@task
+def inc(x):
+    return x + 1
+
+
+@task
+def fails(x):
+    raise KeyError(f"sample {x} is missing")
+
+
+@task
+def sleeps(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+@task
+def exits(code):
+    os._exit(code)
+
+
+@task
+def flaky(marker):
+    """Kills its element the first time, succeeds the second."""
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return "second try"
+
+
+def slurm_scheduler(tmp_path, **options):
+    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"), poll_interval=0.3,
+                             submit_delay=0.1, **options)
+    return Scheduler(executor=executor)
+
+
+def scontrol(job_id):
+    return subprocess.run(["scontrol", "show", "job", job_id], capture_output=True,
+                          text=True).stdout
+
+
+def test_walkthrough_fan_out_on_slurm(tmp_path, capsys):
+    with slurm_scheduler(tmp_path) as scheduler:
+        values = [add(i, 1) for i in range(10)]
+        assert scheduler.run(add_many(values)) == 55
+        executor = scheduler.executors["default"]
+        assert executor.sbatch_calls >= 1 and executor.elements_submitted >= 10
+    starts = [line for line in capsys.readouterr().out.splitlines() if line.startswith("start")]
+    assert {f"start add({i}, 1)" for i in range(10)} <= set(starts)  # task output is shown
+    assert not os.listdir(tmp_path / "staging")  # finished work leaves nothing staged
+
+
+def test_resources_reach_slurm_and_groups_make_separate_arrays(tmp_path):
+    with slurm_scheduler(tmp_path) as scheduler:
+        assert scheduler.run([heavy(1), heavy(2), inc(3)]) == [2, 4, 4]
+        executor = scheduler.executors["default"]
+        assert executor.sbatch_calls == 2  # one array per resource set
+        shown = [scontrol(job_id) for job_id in executor.array_ids]
+    heavy_job = next(text for text in shown if "Partition=short" in text)
+    assert "NumCPUs=2" in heavy_job and "MinMemoryNode=300M" in heavy_job
+    assert "TimeLimit=00:05:00" in heavy_job
+
+
+def test_task_exception_keeps_type_and_traceback(tmp_path):
+    with slurm_scheduler(tmp_path) as scheduler:
+        with pytest.raises(KeyError, match="sample 7 is missing") as info:
+            scheduler.run(fails(7))
+    assert isinstance(info.value.__cause__, RemoteTraceback)
+    assert "in fails" in info.value.__cause__.text
+
+
+def test_element_exiting_non_zero(tmp_path):
+    with slurm_scheduler(tmp_path) as scheduler:
+        with pytest.raises(SlurmError, match=r"ended without results \(FAILED: .*ExitCode=3:0"):
+            scheduler.run(exits(3))
+
+
+def test_element_cancelled_with_scancel(tmp_path):
+    with slurm_scheduler(tmp_path) as scheduler:
+        executor = scheduler.executors["default"]
+
+        def cancel_when_running():
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                if executor.array_ids and "JobState=RUNNING" in scontrol(executor.array_ids[0]):
+                    subprocess.run(["scancel", executor.array_ids[0]])
+                    return
+                time.sleep(0.2)
+
+        canceller = threading.Thread(target=cancel_when_running)
+        canceller.start()
+        with pytest.raises(SlurmError, match=r"ended without results \(CANCELLED"):
+            scheduler.run(sleeps(60))
+        canceller.join()
+
+
+@pytest.mark.timeout(180)
+def test_time_limit(tmp_path):
+    with slurm_scheduler(tmp_path) as scheduler:
+        with pytest.raises(SlurmError, match=r"ended without results \(TIMEOUT"):
+            scheduler.run(sleeps.options(time="0:00:02")(300))
+
+
+def test_retries_resubmit_what_did_not_finish(tmp_path):
+    with slurm_scheduler(tmp_path) as scheduler:
+        with pytest.raises(SlurmError, match="ended without results"):
+            scheduler.run(flaky(str(tmp_path / "no-retry")))
+    with slurm_scheduler(tmp_path, retries=1) as scheduler:
+        assert scheduler.run([flaky(str(tmp_path / "marker")), inc(1)]) == ["second try", 2]
+        assert scheduler.executors["default"].sbatch_calls == 2  # the first array, then the retry
+
+
+def test_bad_options_are_clear_errors(tmp_path):
+    with slurm_scheduler(tmp_path) as scheduler:
+        with pytest.raises(ValueError, match=r"unknown Slurm option\(s\) mem: use cpus, memory"):
+            scheduler.run(inc.options(mem=4)(1))
+        with pytest.raises(ValueError, match=r"memory='lots' must be GiB as a number"):
+            scheduler.run(inc.options(memory="lots")(1))
+        with pytest.raises(SlurmError, match=r"sbatch refused the job: sbatch: error: "
+                                             r"invalid partition specified: nope"):
+            scheduler.run(inc.options(partition="nope")(1))
+    with pytest.raises(ValueError, match="cpus=-1 must be a positive integer"):
+        SlurmExecutor(cpus=-1)
+
+
+RERUN = """
+import sys, time
+from redun_fast import Scheduler, task
+from redun_fast.slurm import SlurmExecutor
+
+redun_namespace = "rerun"
+
+@task
+def slow(x):
+    time.sleep(4)
+    return x * 10
+
+if __name__ == "__main__":
+    executor = SlurmExecutor(staging_dir=sys.argv[1], poll_interval=0.3, submit_delay=0.1)
+    scheduler = Scheduler(executor=executor, cache_dir=sys.argv[2])
+    scheduler.logger.setLevel("WARNING")
+    print(scheduler.run([slow(i) for i in range(4)]), executor.sbatch_calls, flush=True)
+"""
+
+
+def test_rerun_after_a_scheduler_kill_adopts_running_elements(tmp_path):
+    script = tmp_path / "rerun.py"
+    script.write_text(textwrap.dedent(RERUN))
+    staging, cache = tmp_path / "staging", tmp_path / "cache"
+    args = [sys.executable, str(script), str(staging), str(cache)]
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(staging.glob("*/owner")):
+        time.sleep(0.1)
+    assert list(staging.glob("*/owner")), "the first scheduler never submitted its array"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    second = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    result, sbatch_calls = second.stdout.rsplit(" ", 1)
+    assert result == "[0, 10, 20, 30]"
+    assert int(sbatch_calls) == 0  # everything came from the first scheduler's elements
+    assert re.fullmatch(r"\d+", sbatch_calls.strip())
