@@ -219,3 +219,24 @@ def test_rerun_after_a_scheduler_kill_adopts_running_elements(tmp_path):
     assert result == "[0, 10, 20, 30]"
     assert int(sbatch_calls) == 0  # everything came from the first scheduler's elements
     assert re.fullmatch(r"\d+", sbatch_calls.strip())
+
+
+def test_ctrl_c_cancels_the_schedulers_arrays(tmp_path):
+    script = tmp_path / "long.py"
+    script.write_text(textwrap.dedent(RERUN).replace("time.sleep(4)", "time.sleep(120)"))
+    staging = tmp_path / "staging"
+    proc = subprocess.Popen([sys.executable, str(script), str(staging), str(tmp_path / "cache")],
+                            start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(staging.glob("*/owner")):
+        time.sleep(0.1)
+    owner, = staging.glob("*/owner")
+    array_id = owner.read_text().split()[2]
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    _, err = proc.communicate(timeout=30)
+    assert "KeyboardInterrupt" in err
+    deadline = time.time() + 30
+    while time.time() < deadline and "JobState=CANCELLED" not in scontrol(f"{array_id}_0"):
+        time.sleep(0.5)
+    assert "JobState=CANCELLED" in scontrol(f"{array_id}_0")
