@@ -5,6 +5,7 @@
 Prints microseconds of scheduler time per job (the time inside `Scheduler.run`, inline
 executor, so the figure is the engine's own cost), and the in-memory store for comparison.
 """
+import os
 import subprocess
 import sys
 import tempfile
@@ -12,24 +13,16 @@ import textwrap
 
 WORKFLOW = textwrap.dedent("""
     import logging, sys, time
-    from redun_fast import Scheduler, task
-
-    redun_namespace = "bench"
-
-    @task
-    def inc(x):
-        return x + 1
-
-    @task
-    def total(values):
-        return sum(values)
+    sys.path.insert(0, sys.argv[3])
+    from redun_fast import Scheduler
+    from workloads import fanout
 
     n, cache_dir = int(sys.argv[1]), sys.argv[2]
     scheduler = Scheduler(cache_dir=cache_dir or None, executor="inline")
     scheduler.logger.setLevel(logging.WARNING)
-    expr = total([inc(i) for i in range(n)])
+    expr, expected = fanout(n)
     start = time.perf_counter()
-    assert scheduler.run(expr) == n * (n + 1) // 2
+    assert scheduler.run(expr) == expected
     elapsed = time.perf_counter() - start
     counts = scheduler.job_counts.get("bench.inc")
     print(elapsed / n * 1e6, counts["CACHED"], counts["DONE"])
@@ -37,7 +30,8 @@ WORKFLOW = textwrap.dedent("""
 
 
 def run(script: str, n: int, cache_dir: str) -> tuple:
-    out = subprocess.run([sys.executable, script, str(n), cache_dir],
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run([sys.executable, script, str(n), cache_dir, here],
                          capture_output=True, text=True, check=True).stdout.split()
     return float(out[0]), int(out[1]), int(out[2])
 

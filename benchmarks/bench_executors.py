@@ -12,20 +12,9 @@ import sys
 import tempfile
 import time
 
-from redun_fast import Scheduler, task
+from redun_fast import Scheduler
 from redun_fast.executors.processes import usable_cores
-
-redun_namespace = "bench"
-
-
-@task
-def inc(x):
-    return x + 1
-
-
-@task
-def total(values):
-    return sum(values)
+from workloads import fanout
 
 
 def plain_inc(x):
@@ -36,9 +25,9 @@ def run_redun_fast(executor: str, n: int) -> float:
     with tempfile.TemporaryDirectory() as cache_dir:
         with Scheduler(executor=executor, cache_dir=cache_dir) as scheduler:
             scheduler.logger.setLevel(logging.WARNING)
-            expr = total([inc(i) for i in range(n)])
+            expr, expected = fanout(n)
             start = time.perf_counter()
-            assert scheduler.run(expr) == n * (n + 1) // 2
+            assert scheduler.run(expr) == expected
             return time.perf_counter() - start
 
 

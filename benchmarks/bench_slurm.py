@@ -9,20 +9,9 @@ import sys
 import tempfile
 import time
 
-from redun_fast import Scheduler, task
+from redun_fast import Scheduler
 from redun_fast.slurm import SlurmExecutor
-
-redun_namespace = "bench"
-
-
-@task
-def inc(x):
-    return x + 1
-
-
-@task
-def total(values):
-    return sum(values)
+from workloads import fanout
 
 
 def main() -> None:
@@ -31,9 +20,9 @@ def main() -> None:
         executor = SlurmExecutor(staging_dir=f"{tmp}/staging")
         with Scheduler(executor=executor, cache_dir=f"{tmp}/cache") as scheduler:
             scheduler.logger.setLevel(logging.WARNING)
-            expr = total([inc(i) for i in range(n)])
+            expr, expected = fanout(n)
             start = time.perf_counter()
-            assert scheduler.run(expr) == n * (n + 1) // 2
+            assert scheduler.run(expr) == expected
             seconds = time.perf_counter() - start
     print(f"{n} jobs inc(x) + sum on Slurm: {seconds:.1f} s wall "
           f"({seconds / n * 1e6:.0f} us/job), {executor.elements_submitted} array elements, "
