@@ -15,7 +15,6 @@ from typing import Any, Dict, List
 
 from redun_fast._core import HashError, eval_digest, hash_value
 from redun_fast.builtins import root_task
-from redun_fast.cache.records import JobRecord
 from redun_fast.cache.serialize import SerializationError, dumps, loads
 from redun_fast._nested import find_expressions, substitute
 from redun_fast.nodes import DONE, FAILED, PENDING, Job, Node, make_node
@@ -48,7 +47,7 @@ class Reduction:
         self.finished: deque = deque()
         self.new_jobs: List[Job] = []
         self.to_store: List[tuple] = []
-        self.job_records: List[JobRecord] = []
+        self.job_records: List[tuple] = []  # JobRecord fields
         self.last_flush = time.monotonic()
         self.completed: "queue.SimpleQueue[list]" = queue.SimpleQueue()
         self.running = 0
@@ -173,8 +172,9 @@ class Reduction:
         self.finished.append(node)
 
     def record(self, job: Job, status: str, error: Any) -> None:
-        self.job_records.append(JobRecord(
-            job.id, job.task.fullname, job.eval_hash, status, job.started, time.time(), error))
+        # A plain tuple in JobRecord's field order: one per job, so kept cheap.
+        self.job_records.append(
+            (job.id, job.task.fullname, job.eval_hash, status, job.started, time.time(), error))
 
     # Jobs.
 

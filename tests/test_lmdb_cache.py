@@ -261,3 +261,18 @@ def test_prune_keeps_what_newer_runs_used(tmp_path):
     counted.clear()
     assert Scheduler(store=store).run([square(1), square(2), square(3)]) == [1, 4, 9]
     assert counted == [1]
+
+
+def test_two_schedulers_in_one_process_share_the_store(tmp_path):
+    @task
+    def double(x):
+        return 2 * x
+
+    first = Scheduler(cache_dir=str(tmp_path / "cache"))
+    assert first.run(double(1)) == 2
+    second = Scheduler(cache_dir=str(tmp_path / "cache"))  # e.g. a notebook cell run again
+    assert second.run(double(1)) == 2
+    assert second.job_counts.get("lmdbtest.double")["CACHED"] == 1
+    first.close()
+    assert second.run(double(2)) == 4  # still open for the other one
+    second.close()

@@ -21,7 +21,7 @@ class ResultStore:
     def commit(
         self,
         results: Sequence[Tuple[bytes, bytes]] = (),
-        jobs: Sequence[JobRecord] = (),
+        jobs: Sequence[tuple] = (),  # JobRecord fields, as plain tuples
         execution: Optional[ExecutionRecord] = None,
     ) -> None:
         raise NotImplementedError

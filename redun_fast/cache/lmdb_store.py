@@ -13,6 +13,7 @@ one store safe, and readers never block. The map starts small and doubles when f
 import os
 import pickle
 import struct
+import threading
 import uuid
 import zlib
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -28,6 +29,33 @@ INLINE_MAX = 1500  # bytes; larger results go to `values`, shared by equal resul
 COMPRESS_MIN = 16 * 1024  # bytes; larger values are zlib-compressed when that saves space
 DEFAULT_MAP_SIZE = 1 << 30
 _DATABASES = (b"results", b"values", b"executions", b"jobs", b"meta")
+
+# LMDB allows one open environment per file per process: stores on one path share it
+# (a notebook that creates a second Scheduler on the same cache, say). path -> [env, users]
+_open_envs: Dict[str, list] = {}
+_open_envs_lock = threading.Lock()
+
+
+def _acquire_env(path: str, map_size: int, sync: bool) -> "lmdb.Environment":
+    with _open_envs_lock:
+        entry = _open_envs.get(path)
+        if entry is None:
+            env = lmdb.open(path, map_size=map_size, max_dbs=len(_DATABASES), sync=sync,
+                            metasync=sync, max_readers=256)
+            entry = _open_envs[path] = [env, 0]
+        entry[1] += 1
+        return entry[0]
+
+
+def _release_env(path: str) -> None:
+    with _open_envs_lock:
+        entry = _open_envs.get(path)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] == 0:
+            entry[0].close()
+            del _open_envs[path]
 
 
 class LmdbStore(ResultStore):
@@ -47,10 +75,7 @@ class LmdbStore(ResultStore):
             )
         try:
             os.makedirs(self.path, exist_ok=True)
-            self.env = lmdb.open(
-                self.path, map_size=map_size, max_dbs=len(_DATABASES), sync=sync,
-                metasync=sync, max_readers=256,
-            )
+            self.env = _acquire_env(self.path, map_size, sync)
             self._db = {name.decode(): self.env.open_db(name) for name in _DATABASES}
         except (OSError, lmdb.Error) as error:
             raise CacheError(
@@ -58,6 +83,7 @@ class LmdbStore(ResultStore):
                 "LMDB store written by redun_fast (or not exist yet); remove it or choose another "
                 "cache_dir / --cache-dir"
             ) from error
+        self._closed = False
         self._check_schema()
         self._batch = 0
         self._execution_key: Optional[bytes] = None
@@ -81,7 +107,7 @@ class LmdbStore(ResultStore):
     def commit(
         self,
         results: Sequence[Tuple[bytes, bytes]] = (),
-        jobs: Sequence[JobRecord] = (),
+        jobs: Sequence[tuple] = (),
         execution: Optional[ExecutionRecord] = None,
     ) -> None:
         if execution is not None:
@@ -98,7 +124,7 @@ class LmdbStore(ResultStore):
         if jobs:
             self._batch += 1
             job_batch = (self._execution_key[8:] + struct.pack(">I", self._batch),
-                         pickle.dumps([tuple(job) for job in jobs], protocol=5))
+                         pickle.dumps(list(jobs), protocol=5))
 
         def work(txn):
             if rows:
@@ -212,7 +238,9 @@ class LmdbStore(ResultStore):
             )
 
     def close(self) -> None:
-        self.env.close()
+        if not self._closed:
+            self._closed = True
+            _release_env(self.path)
 
 
 def _execution_key(execution: ExecutionRecord) -> bytes:

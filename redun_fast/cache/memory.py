@@ -9,7 +9,7 @@ class MemoryStore(ResultStore):
     def __init__(self) -> None:
         self._results: Dict[bytes, bytes] = {}
         self._executions: Dict[str, ExecutionRecord] = {}
-        self._jobs: Dict[str, List[JobRecord]] = {}
+        self._jobs: Dict[str, List[tuple]] = {}
         self._current: Optional[str] = None
 
     def lookup(self, keys: Sequence[bytes]) -> List[Optional[bytes]]:
@@ -19,7 +19,7 @@ class MemoryStore(ResultStore):
     def commit(
         self,
         results: Sequence[Tuple[bytes, bytes]] = (),
-        jobs: Sequence[JobRecord] = (),
+        jobs: Sequence[tuple] = (),
         execution: Optional[ExecutionRecord] = None,
     ) -> None:
         self._results.update(results)
@@ -33,7 +33,7 @@ class MemoryStore(ResultStore):
         return sorted(self._executions.values(), key=lambda e: e.start, reverse=True)
 
     def job_records(self, execution_id: str) -> List[JobRecord]:
-        return list(self._jobs.get(execution_id, []))
+        return [JobRecord(*job) for job in self._jobs.get(execution_id, [])]
 
     def stats(self) -> Dict[str, int]:
         return {
@@ -48,7 +48,7 @@ class MemoryStore(ResultStore):
 
     def prune(self, older_than: float) -> Dict[str, int]:
         recent = {e.id for e in self._executions.values() if e.start >= older_than}
-        used = {job.eval_hash for eid in recent for job in self._jobs.get(eid, [])}
+        used = {job[2] for eid in recent for job in self._jobs.get(eid, [])}
         stale = [key for key in self._results if key not in used]
         for key in stale:
             del self._results[key]
