@@ -48,6 +48,11 @@ class JobCounts:
     def __init__(self) -> None:
         self._counts: Dict[str, List[int]] = {}
 
+    @property
+    def rows(self) -> Dict[str, List[int]]:
+        """The live rows (task name -> a count per status), for the reduction core to update."""
+        return self._counts
+
     def add(self, task_name: str, status: int) -> None:
         row = self._counts.get(task_name)
         if row is None:

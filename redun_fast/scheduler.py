@@ -21,7 +21,7 @@ from redun_fast.cache.records import new_execution
 from redun_fast.executors import EXECUTOR_KINDS, Executor, make_executor
 from redun_fast.expression import SchedulerExpression, TaskExpression, quote
 from redun_fast._nested import find_expressions
-from redun_fast.nodes import FAILED
+from redun_fast._graph import FAILED_STATE
 from redun_fast.reduction import Reduction
 from redun_fast.report import JobCounts, logger, trim_string
 
@@ -115,7 +115,7 @@ class Scheduler:
             reduction.flush_store()
             self._end(execution, reduction, "failed", error)
             raise
-        failed = root.state == FAILED
+        failed = root.state == FAILED_STATE
         self._end(execution, reduction, "failed" if failed else "done", root.value if failed else None)
         self.log()
         for line in self.job_counts.table():

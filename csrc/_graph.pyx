@@ -1,0 +1,463 @@
+# cython: language_level=3
+"""The expression graph of one run and its transitions: the hot path of the reduction.
+
+A node waits for a template (a value with expressions inside): `waiting` counts its pending
+child nodes; when it reaches zero `ready()` is called. A node ends with `finish(node, value)`
+or `fail(node, error)`, and its parents hear of it in `propagate`. Jobs are nodes too: one per
+eval hash, waiting for the expressions inside the task's result. reduction.py drives this
+core: the loop, the cache, the executors and the logs.
+"""
+import pickle
+import random
+import traceback
+
+from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
+
+from redun_fast._core import HashError, eval_digest, hash_value
+from redun_fast._nested import find_expressions, substitute
+from redun_fast.cache.serialize import SerializationError, dumps
+from redun_fast.expression import LAZY_OPERATIONS, SchedulerExpression, SimpleExpression
+
+cdef object _loads = pickle.loads
+
+# Node states.
+DEF PENDING = 0
+DEF DONE = 1
+DEF FAILED = 2
+# Job statuses: indexes of report.STATUSES.
+DEF S_RUNNING = 1
+DEF S_FAILED = 2
+DEF S_CACHED = 3
+DEF S_DONE = 4
+DEF SCRAMBLE = 0x9E3779B97F4A7C15  # odd: consecutive job numbers look random in the logs
+
+PENDING_STATE, DONE_STATE, FAILED_STATE = PENDING, DONE, FAILED
+# The root job's result is its own (quoted) argument: the store only needs to know it ran.
+ROOT_RESULT = pickle.dumps(None, protocol=5)
+
+
+cdef inline double _now():
+    cdef timespec ts
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
+cdef inline bint _scalar(object value):
+    cdef type cls = type(value)
+    return (cls is int or cls is str or cls is float or cls is bool or cls is bytes
+            or value is None)
+
+
+cdef class Node:
+    cdef public list parents
+    cdef public int waiting
+    cdef public int state
+    cdef public object value
+    cdef public object template
+    cdef public bint concrete  # the template holds no expressions: it is its own value
+
+    def __cinit__(self):
+        self.parents = []
+        self.concrete = True
+
+    cpdef start(self, ReductionCore reduction):
+        """Called once, after the node enters the graph."""
+        raise NotImplementedError
+
+    cpdef ready(self, ReductionCore reduction):
+        """Called when every child the node waited for is done."""
+        reduction.finish(self, reduction.resolved(self))
+
+    cpdef child_failed(self, ReductionCore reduction, object error):
+        reduction.fail(self, error)
+
+
+cdef class Job(Node):
+    """One call of a task with concrete arguments: the unit that is cached and executed."""
+    cdef public object id  # shown as 16 hex digits; the logs show the first 8
+    cdef public object task
+    cdef public tuple args
+    cdef public dict kwargs
+    cdef public bytes eval_hash
+    cdef public int status  # a report.STATUSES index once dispatched, else -1
+    cdef public double started
+
+    def __init__(self, job_id, task, tuple args, dict kwargs, bytes eval_hash):
+        self.id = job_id
+        self.task = task
+        self.args = args
+        self.kwargs = kwargs
+        self.eval_hash = eval_hash
+        self.status = -1
+
+
+cdef class TaskNode(Node):
+    """A TaskExpression: waits for its arguments, then for the job of that call."""
+    cdef public object expr
+    cdef public Job job
+
+    def __init__(self, expr):
+        self.expr = expr
+
+    cpdef start(self, ReductionCore reduction):
+        cdef tuple args = self.expr.args
+        cdef dict kwargs = self.expr.kwargs
+        if not kwargs:
+            for arg in args:
+                if not _scalar(arg):
+                    break
+            else:  # the common leaf call, f(1, "a"): nothing to wait for
+                self.template = (args, kwargs)
+                self.ready(reduction)
+                return
+        reduction.wait_for(self, (args, kwargs))
+
+    cpdef ready(self, ReductionCore reduction):
+        if self.job is None:
+            args, kwargs = reduction.resolved(self)
+            reduction.request_job(self, args, kwargs)
+        else:
+            reduction.finish(self, self.job.value)
+
+
+cdef class SimpleNode(Node):
+    """A SimpleExpression (getitem, getattr, call, operators): computed in the scheduler."""
+    cdef public object expr
+    cdef public bint applied
+
+    def __init__(self, expr):
+        self.expr = expr
+
+    cpdef start(self, ReductionCore reduction):
+        reduction.wait_for(self, (self.expr.args, self.expr.kwargs))
+
+    cpdef ready(self, ReductionCore reduction):
+        if self.applied:
+            reduction.finish(self, reduction.resolved(self))
+            return
+        args, kwargs = reduction.resolved(self)
+        self.applied = True
+        try:
+            result = LAZY_OPERATIONS[self.expr.func_name](*args, **kwargs)
+        except Exception as error:
+            reduction.fail(self, error)
+            return
+        reduction.wait_for(self, result)  # the result may be an expression, e.g. a task call
+
+
+cdef class CondNode(Node):
+    """`cond(pred, then, [pred2, then2, ...] [otherwise])`: evaluates only what it needs."""
+    cdef public object expr
+    cdef public int index
+    cdef public bint branch_chosen
+
+    def __init__(self, expr):
+        self.expr = expr
+
+    cpdef start(self, ReductionCore reduction):
+        reduction.wait_for(self, self.expr.args[0])
+
+    cpdef ready(self, ReductionCore reduction):
+        if self.branch_chosen:
+            reduction.finish(self, reduction.resolved(self))
+            return
+        clauses = self.expr.args
+        if reduction.resolved(self):
+            branch = clauses[self.index + 1]
+        elif len(clauses) - self.index == 3:
+            branch = clauses[self.index + 2]
+        elif len(clauses) - self.index == 2:
+            branch = None
+        else:
+            self.index += 2
+            reduction.wait_for(self, clauses[self.index])
+            return
+        self.branch_chosen = True
+        reduction.wait_for(self, branch)
+
+
+cdef class CatchNode(Node):
+    """`catch(expr, ErrorClass, recover, ...)`: on a matching error, evaluates `recover(error)`."""
+    cdef public object expr
+    cdef public bint recovering
+    cdef public list children
+
+    def __init__(self, expr):
+        self.expr = expr
+        self.children = []
+
+    cpdef start(self, ReductionCore reduction):
+        self.children = reduction.wait_for(self, self.expr.args[0])
+
+    cpdef child_failed(self, ReductionCore reduction, object error):
+        pairs = self.expr.args[1:]
+        if not self.recovering:
+            for error_class, recover in zip(pairs[::2], pairs[1::2]):
+                if isinstance(error, error_class):
+                    self.recovering = True
+                    # Stop listening to the failed expression's other parts.
+                    for child in self.children:
+                        if (<Node>child).parents is not None and self in (<Node>child).parents:
+                            (<Node>child).parents.remove(self)
+                    self.waiting = 0
+                    reduction.wait_for(self, recover(error))
+                    return
+        reduction.fail(self, error)
+
+
+cpdef Node make_node(object expr):
+    if isinstance(expr, SchedulerExpression):
+        name = expr.task.fullname
+        if name == "redun.cond":
+            return CondNode(expr)
+        if name == "redun.catch":
+            return CatchNode(expr)
+        raise TypeError(f"unknown scheduler task {name}")
+    if isinstance(expr, SimpleExpression):
+        return SimpleNode(expr)
+    return TaskNode(expr)
+
+
+cdef class ReductionCore:
+    """The graph of one run: nodes by expression identity, jobs by eval hash."""
+    cdef public dict nodes
+    cdef public dict jobs
+    cdef public list to_start  # nodes to start, last in first out
+    cdef public list finished  # nodes whose parents are not told yet, first in first out
+    cdef Py_ssize_t finished_head
+    cdef public list new_jobs  # jobs created since the last dispatch
+    cdef public list job_records  # JobRecord fields, as plain tuples
+    cdef public object counts  # report.JobCounts of this run
+    cdef dict count_rows  # its rows, task name -> [count per status], updated here directly
+    cdef unsigned long long job_number
+    cdef public list to_store  # (eval hash, serialized result) waiting for the next commit
+    cdef public Py_ssize_t running  # jobs handed to executors and not back yet
+    cdef public object root_task  # runs in the scheduler; its result is its argument
+
+    def __init__(self, counts, root_task):
+        self.counts = counts
+        self.count_rows = counts.rows
+        self.root_task = root_task
+        self.to_store = []
+        self.running = 0
+        self.nodes = {}
+        self.jobs = {}
+        self.to_start = []
+        self.finished = []
+        self.finished_head = 0
+        self.new_jobs = []
+        self.job_records = []
+        self.job_number = random.getrandbits(64)
+
+    cpdef Node add_root(self, object expr):
+        root = make_node(expr)
+        self.nodes[id(expr)] = root
+        self.to_start.append(root)
+        return root
+
+    cpdef propagate(self):
+        """Start new nodes and tell parents about finished nodes until nothing changes."""
+        cdef list to_start = self.to_start
+        cdef list finished = self.finished
+        cdef Node node, parent
+        cdef list parents
+        while to_start or self.finished_head < len(finished):
+            while to_start:
+                (<Node>to_start.pop()).start(self)
+            while self.finished_head < len(finished):
+                node = finished[self.finished_head]
+                finished[self.finished_head] = None
+                self.finished_head += 1
+                parents = node.parents
+                node.parents = None
+                for parent in parents:
+                    if parent.state != PENDING:
+                        continue
+                    if node.state == DONE:
+                        parent.waiting -= 1
+                        if parent.waiting == 0:
+                            parent.ready(self)
+                    else:
+                        parent.child_failed(self, node.value)
+            del finished[:]
+            self.finished_head = 0
+
+    cpdef list wait_for(self, Node node, object template):
+        """Make `node` wait for the expressions in `template`; call `ready` if there are none."""
+        cdef list linked = []
+        cdef list new = []
+        cdef Node child
+        cdef Node failed = None
+        node.template = template
+        exprs = find_expressions(template, [])
+        node.concrete = not exprs
+        for expr in exprs:
+            child = self.nodes.get(id(expr))
+            if child is None:
+                child = make_node(expr)
+                self.nodes[id(expr)] = child
+                new.append(child)
+            if child.state == PENDING:
+                child.parents.append(node)
+                node.waiting += 1
+                linked.append(child)
+            elif child.state == FAILED:
+                failed = child
+                break
+        # Started last-in first-out: reversed keeps left-to-right order of submission.
+        new.reverse()
+        self.to_start.extend(new)
+        if failed is not None:
+            for child in linked:
+                child.parents.remove(node)
+            node.waiting = 0
+            node.child_failed(self, failed.value)
+        elif node.waiting == 0:
+            node.ready(self)
+        return linked
+
+    cpdef object resolved(self, Node node):
+        """The node's template with each expression replaced by its value."""
+        return node.template if node.concrete else substitute(node.template, self.nodes)
+
+    cpdef finish(self, Node node, object value):
+        cdef Job job
+        node.state = DONE
+        node.value = value
+        if type(node) is Job:
+            job = <Job>node
+            if job.status == S_RUNNING:
+                self.move(job.task.fullname, S_RUNNING, S_DONE)
+            self.record(job, "CACHED" if job.status == S_CACHED else "DONE", None)
+        self.finished.append(node)
+
+    cpdef fail(self, Node node, object error):
+        cdef Job job
+        node.state = FAILED
+        node.value = error
+        if type(node) is Job:
+            job = <Job>node
+            self.log_job("*** Reject", job, ":")
+            self.move(job.task.fullname, job.status, S_FAILED)
+            self.record(job, "FAILED", "".join(
+                traceback.format_exception(type(error), error, error.__traceback__))[-4000:])
+        self.finished.append(node)
+
+    cdef count(self, str task_name, int status):
+        row = self.count_rows.get(task_name)
+        if row is None:
+            row = self.count_rows[task_name] = [0, 0, 0, 0, 0]
+        (<list>row)[status] += 1
+
+    cdef move(self, str task_name, int old, int new):
+        row = <list>self.count_rows[task_name]
+        row[old] -= 1
+        row[new] += 1
+
+    cpdef list replay(self, list jobs, list found, bint log):
+        """Replay the jobs whose cached result was found; return the others, which must run."""
+        cdef list to_run = []
+        cdef Job job
+        cdef double now = _now()
+        for job, data in zip(jobs, found):
+            job.started = now
+            if data is None:
+                to_run.append(job)
+                continue
+            try:
+                result = job.args[0].eval() if job.task is self.root_task else _loads(data)
+            except Exception as error:  # e.g. the class of a cached value was renamed since
+                self.unreadable(job, error)
+                to_run.append(job)
+                continue
+            job.status = S_CACHED
+            self.count(job.task.fullname, S_CACHED)
+            if log:
+                self.log_job("Cached", job, f" (eval_hash={job.eval_hash.hex()[:8]})")
+            self.wait_for(job, result)  # a cached expression is evaluated further
+        return to_run
+
+    cpdef dict plan(self, list jobs, bint log):
+        """Mark jobs as running; return them by executor name (the root job under None)."""
+        cdef dict batches = {}
+        cdef Job job
+        cdef double now = _now()
+        for job in jobs:
+            job.started = now
+            executor_name = job.task.get_option("executor") or "default"
+            job.status = S_RUNNING
+            self.count(job.task.fullname, S_RUNNING)
+            if log:
+                self.log_job("Run   ", job, f" on {executor_name}")
+            key = None if job.task is self.root_task else executor_name
+            batch = batches.get(key)
+            if batch is None:
+                batch = batches[key] = []
+            (<list>batch).append(job)
+        return batches
+
+    cpdef ingest(self, list records):
+        """Results from an executor: keep the successes for the store, continue the reduction."""
+        cdef Job job
+        for job, ok, value in records:
+            self.running -= 1
+            if ok:
+                try:
+                    data = (ROOT_RESULT if job.task is self.root_task
+                            else dumps(value, job.task.fullname))
+                except SerializationError as error:
+                    self.fail(job, error)
+                    continue
+                self.to_store.append((job.eval_hash, data))
+                self.wait_for(job, value)  # the result may hold more expressions to reduce
+            else:
+                self.fail(job, value)
+
+    def unreadable(self, job, error):
+        """Overridden by the Reduction, which owns the logger."""
+
+    cdef record(self, Job job, str status, object error):
+        self.job_records.append(
+            (job.id, job.task.fullname, job.eval_hash, status, job.started, _now(), error))
+
+    cpdef request_job(self, TaskNode node, tuple args, dict kwargs):
+        """Attach a task node whose arguments are concrete to the job of that call."""
+        cdef Job job
+        task = node.expr.task
+        try:
+            eval_hash = eval_digest(task.digest, args, kwargs)
+        except (HashError, RecursionError) as error:
+            self.fail(node, argument_error(task, args, kwargs, error))
+            return
+        job = self.jobs.get(eval_hash)
+        if job is None:
+            self.job_number += 1
+            job = Job((self.job_number * SCRAMBLE) & 0xFFFFFFFFFFFFFFFF, task, args, kwargs,
+                      eval_hash)
+            self.jobs[eval_hash] = job
+            self.new_jobs.append(job)
+        node.job = job
+        if job.state == PENDING:
+            job.parents.append(node)
+            node.waiting = 1
+        elif job.state == DONE:
+            self.finish(node, job.value)
+        else:
+            self.fail(node, job.value)
+
+    def log_job(self, action, job, suffix):
+        """Overridden by the Reduction, which owns the logger."""
+
+
+def argument_error(task, tuple args, dict kwargs, error):
+    """Name the argument that cannot be hashed, and the task."""
+    try:
+        bound = task.signature.bind_partial(*args, **kwargs).arguments
+    except (TypeError, ValueError):
+        bound = {**{str(i): arg for i, arg in enumerate(args)}, **kwargs}
+    for name, value in bound.items():
+        try:
+            hash_value(value)
+        except (HashError, RecursionError) as cause:
+            return HashError(f"argument {name!r} of {task.fullname} cannot be hashed: {cause}")
+    return HashError(f"arguments of {task.fullname} cannot be hashed: {error}")
