@@ -339,8 +339,8 @@ cdef class ReductionCore:
             job = <Job>node
             self.log_job("*** Reject", job, ":")
             self.move(job.task.fullname, job.status, S_FAILED)
-            self.record(job, "FAILED", "".join(
-                traceback.format_exception(type(error), error, error.__traceback__))[-4000:])
+            text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            self.record(job, "FAILED", text[-4000:])
         self.finished.append(node)
 
     cdef count(self, str task_name, int status):

@@ -7,6 +7,7 @@ result, so it is compiled; the rules are the same as redun's.
 """
 import dataclasses
 
+from redun_fast._core import hash_value
 from redun_fast.expression import Expression
 
 DEF MAX_DEPTH = 2000
@@ -123,3 +124,24 @@ def substitute(value, dict nodes):
     expressions comes back as the same object.
     """
     return _replace(value, nodes, 0)
+
+
+def hash_tree(root):
+    """Set `_hash` on `root` and every expression inside it that has none, innermost first.
+
+    An explicit stack instead of recursion: expression chains can be thousands deep.
+    """
+    cdef list stack = [root]
+    cdef list pending
+    while stack:
+        expr = stack[-1]
+        if expr._hash is not None:
+            stack.pop()
+            continue
+        content = expr._hash_content()
+        pending = [child for child in find_expressions(content, []) if child._hash is None]
+        if pending:
+            stack.extend(pending)
+            continue
+        expr._hash = hash_value(content)
+        stack.pop()

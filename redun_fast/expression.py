@@ -56,20 +56,9 @@ def _hash_bottom_up(root: Expression) -> None:
 
     A chain like `add(add(add(...), 1), 1)` thousands deep hashes one level at a time.
     """
-    from redun_fast._nested import find_expressions
+    from redun_fast._nested import hash_tree  # compiled; imports this module
 
-    stack = [(root, False)]
-    while stack:
-        expr, children_hashed = stack.pop()
-        if expr._hash is not None:
-            continue
-        if children_hashed:
-            expr._hash = hash_value(expr._hash_content())
-            continue
-        stack.append((expr, True))
-        for child in find_expressions(expr._hash_content(), []):
-            if child._hash is None:
-                stack.append((child, False))
+    hash_tree(root)
 
 
 class TaskExpression(Expression):
