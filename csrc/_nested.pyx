@@ -7,8 +7,8 @@ result, so it is compiled; the rules are the same as redun's.
 """
 import dataclasses
 
-from redun_fast._core import hash_value
-from redun_fast.expression import Expression
+from redun_fast._core import eval_digest, hash_value
+from redun_fast.expression import Expression, TaskExpression
 
 DEF MAX_DEPTH = 2000
 
@@ -138,10 +138,14 @@ def hash_tree(root):
         if expr._hash is not None:
             stack.pop()
             continue
-        content = expr._hash_content()
+        plain_call = type(expr) is TaskExpression
+        content = (expr.args, expr.kwargs) if plain_call else expr._hash_content()
         pending = [child for child in find_expressions(content, []) if child._hash is None]
         if pending:
             stack.extend(pending)
             continue
-        expr._hash = hash_value(content)
+        # A call's hash is the eval hash of that call: the encoder's fast path, and it already
+        # names the task and its arguments.
+        expr._hash = (eval_digest(expr.task.digest, expr.args, expr.kwargs).hex() if plain_call
+                      else hash_value(content))
         stack.pop()

@@ -77,6 +77,7 @@ class TaskExpression(Expression):
         return self.task.fullname
 
     def _hash_content(self) -> tuple:
+        # For SchedulerExpressions; a plain call hashes as its eval hash (_nested.hash_tree).
         return ("TaskExpression", self.task.hash, self.args, self.kwargs)
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ Named databases:
 Only schedulers write, one transaction per tick; LMDB's writer lock makes two schedulers on
 one store safe, and readers never block. The map starts small and doubles when full.
 """
+import io
 import os
 import pickle
 import struct
@@ -124,7 +125,7 @@ class LmdbStore(ResultStore):
         if jobs:
             self._batch += 1
             job_batch = (self._execution_key[8:] + struct.pack(">I", self._batch),
-                         pickle.dumps(list(jobs), protocol=5))
+                         _dumps_flat(list(jobs)))
 
         def work(txn):
             if rows:
@@ -150,17 +151,21 @@ class LmdbStore(ResultStore):
 
     def lookup(self, keys: Sequence[bytes]) -> List[Optional[bytes]]:
         with self._read() as txn:
-            found = dict(txn.cursor(self._db["results"]).getmulti(keys))
+            found = txn.cursor(self._db["results"]).getmulti(keys)  # in the order of `keys`
+            values = self._db["values"]
             out: List[Optional[bytes]] = []
+            j = 0
             for key in keys:
-                row = found.get(key)
-                if row is None:
-                    out.append(None)
-                elif row[:1] == b"i":
-                    out.append(row[1:])
+                if j < len(found) and found[j][0] == key:
+                    row = found[j][1]
+                    j += 1
+                    if row[:1] == b"i":
+                        out.append(row[1:])
+                    else:
+                        stored = txn.get(row[1:], db=values)
+                        out.append(None if stored is None else _decode_value(stored))
                 else:
-                    stored = txn.get(row[1:], db=self._db["values"])
-                    out.append(None if stored is None else _decode_value(stored))
+                    out.append(None)
             return out
 
     def executions(self) -> List[ExecutionRecord]:
@@ -257,6 +262,15 @@ def _encode_value(data: bytes) -> bytes:
 
 def _decode_value(stored: bytes) -> bytes:
     return zlib.decompress(stored[1:]) if stored[:1] == b"z" else stored[1:]
+
+
+def _dumps_flat(records: list) -> bytes:
+    """Pickle a list of flat record tuples without pickle's memo: 3x faster, no cycles here."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=5)
+    pickler.fast = True
+    pickler.dump(records)
+    return buffer.getvalue()
 
 
 def _delete_where(cursor, should_delete) -> int:
