@@ -289,6 +289,11 @@ cdef class ReductionCore:
         cdef Node child
         cdef Node failed = None
         node.template = template
+        if _scalar(template):  # the common result, an int or a str: nothing to look into
+            node.concrete = True
+            if node.waiting == 0:
+                node.ready(self)
+            return linked
         exprs = find_expressions(template, [])
         node.concrete = not exprs
         for expr in exprs:
