@@ -215,7 +215,9 @@ cpdef Node make_node(object expr):
         raise TypeError(f"unknown scheduler task {name}")
     if isinstance(expr, SimpleExpression):
         return SimpleNode(expr)
-    return TaskNode(expr)
+    cdef TaskNode node = TaskNode.__new__(TaskNode)  # skips __init__'s argument parsing
+    node.expr = expr
+    return node
 
 
 cdef class ReductionCore:
@@ -437,8 +439,13 @@ cdef class ReductionCore:
         job = self.jobs.get(eval_hash)
         if job is None:
             self.job_number += 1
-            job = Job((self.job_number * SCRAMBLE) & 0xFFFFFFFFFFFFFFFF, task, args, kwargs,
-                      eval_hash)
+            job = Job.__new__(Job)  # skips __init__'s argument parsing: once per job
+            job.id = (self.job_number * SCRAMBLE) & 0xFFFFFFFFFFFFFFFF
+            job.task = task
+            job.args = args
+            job.kwargs = kwargs
+            job.eval_hash = eval_hash
+            job.status = -1
             self.jobs[eval_hash] = job
             self.new_jobs.append(job)
         node.job = job
