@@ -1,5 +1,6 @@
-"""The `redun_fast` command: inspect and maintain the cache (`cache`, `log`).
+"""The `redun_fast` command: run workflows (`run`), inspect and maintain the cache (`log`, `cache`).
 
+    redun_fast run workflow.py main --n 10   run a task (see `redun_fast run --help`)
     redun_fast log                     recent executions
     redun_fast log EXEC_ID             one execution: its JOB STATUS table and failed jobs
     redun_fast cache stats             entries, values, runs and bytes on disk
@@ -14,6 +15,7 @@ from typing import List, Optional
 
 from redun_fast.cache.base import CacheError
 from redun_fast.cache.lmdb_store import LmdbStore
+from redun_fast.cli_run import add_run_command, run_main
 from redun_fast.config import CACHE_DIR_ENV, default_cache_dir
 from redun_fast.report import JobCounts, trim_string
 
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", help=f"the cache folder (default: ${CACHE_DIR_ENV} or "
                                             "./.redun_fast)")
     commands = parser.add_subparsers(dest="command", required=True)
+    add_run_command(commands)
     log = commands.add_parser("log", help="list executions, or show one",
                               description="Examples:\n  redun_fast log\n  redun_fast log 1a2b3c4d",
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -107,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "run":
+        return run_main(args)
     try:
         store = LmdbStore(default_cache_dir(args.cache_dir), create=False)
         try:

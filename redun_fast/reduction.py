@@ -9,7 +9,7 @@ import gc
 import logging
 import queue
 import time
-from typing import Any
+from typing import Any, List
 
 from redun_fast._graph import PENDING_STATE, Job, Node, ReductionCore
 from redun_fast.builtins import root_task
@@ -28,8 +28,16 @@ class SchedulerError(RuntimeError):
     """The workflow cannot proceed (unknown executor, an expression that waits on itself)."""
 
 
+class DryRunResult(Exception):
+    """A dry run found jobs that would run; `would_run` lists them (task name, arguments)."""
+
+    def __init__(self, would_run: list) -> None:
+        super().__init__(f"{len(would_run)} jobs would run")
+        self.would_run = would_run
+
+
 class Reduction(ReductionCore):
-    def __init__(self, scheduler: Any, use_cache: bool) -> None:
+    def __init__(self, scheduler: Any, use_cache: bool, dryrun: bool = False) -> None:
         # This run's counts; the scheduler adds them to its own.
         super().__init__(JobCounts(), root_task)
         self.scheduler = scheduler
@@ -38,6 +46,8 @@ class Reduction(ReductionCore):
         self.use_cache = use_cache
         self.last_flush = time.monotonic()
         self.completed: "queue.SimpleQueue[list]" = queue.SimpleQueue()
+        self.dryrun = dryrun  # look jobs up and replay hits, but run nothing
+        self.would_run: List[Job] = []
 
     def evaluate(self, expr: Any) -> Node:
         """Reduce `expr` (a TaskExpression) and return its node, done or failed."""
@@ -63,6 +73,8 @@ class Reduction(ReductionCore):
             if root.state != PENDING_STATE:
                 break
             if self.running == 0:
+                if self.dryrun:
+                    break  # what is left waits for jobs that a real run would run
                 raise SchedulerError(
                     "the workflow cannot make progress: an expression waits on itself "
                     "(a cycle in the expression graph)"
@@ -99,6 +111,8 @@ class Reduction(ReductionCore):
                 to_run += [job for job in jobs if id(job) not in readable_ids]
         else:
             to_run = jobs
+        if self.dryrun:
+            to_run = self._dry(to_run, log)
         for executor_name, batch in self.plan(to_run, log).items():
             if executor_name is None:  # the root job only unquotes the user's expression
                 self.running += len(batch)
@@ -113,6 +127,16 @@ class Reduction(ReductionCore):
             self.running += len(batch)
             executor.submit_batch(batch, self.completed.put)
 
+    def _dry(self, jobs: List[Job], log: bool) -> List[Job]:
+        """In a dry run, only the root job runs (it runs nothing); the others are listed."""
+        for job in jobs:
+            if job.task is not root_task:
+                self.would_run.append(job)
+                if log:
+                    executor_name = job.task.get_option("executor") or "default"
+                    self.log_job("Dryrun", job, f" on {executor_name}")
+        return [job for job in jobs if job.task is root_task]
+
     def unreadable(self, job: Job, error: Exception) -> None:
         self.logger.warning(
             "cached result of %s cannot be read (%s: %s); running it again",
@@ -121,6 +145,8 @@ class Reduction(ReductionCore):
 
     def flush_store(self) -> None:
         """Commit the results and job records gathered since the last flush, in one transaction."""
+        if self.dryrun:
+            self.to_store = []  # only the root job ran: there is no result to keep
         if self.to_store or self.job_records:
             self.store.commit(self.to_store, self.job_records)
             self.to_store, self.job_records = [], []

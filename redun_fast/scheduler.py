@@ -21,8 +21,8 @@ from redun_fast.cache.records import new_execution
 from redun_fast.executors import EXECUTOR_KINDS, Executor, make_executor
 from redun_fast.expression import SchedulerExpression, TaskExpression, quote
 from redun_fast._nested import find_expressions
-from redun_fast._graph import FAILED_STATE
-from redun_fast.reduction import Reduction
+from redun_fast._graph import FAILED_STATE, PENDING_STATE
+from redun_fast.reduction import DryRunResult, Reduction
 from redun_fast.report import JobCounts, logger, trim_string
 
 
@@ -99,15 +99,19 @@ class Scheduler:
             return {}
         return {"staging_dir": os.path.join(self.cache_dir, "slurm")}
 
-    def run(self, expr: Any, cache: bool = True) -> Any:
-        """Evaluate `expr` to a concrete value; a failed task re-raises its own exception here."""
+    def run(self, expr: Any, cache: bool = True, dryrun: bool = False) -> Any:
+        """Evaluate `expr` to a concrete value; a failed task re-raises its own exception here.
+
+        dryrun: look every job up in the cache and replay what is there, but run nothing;
+        raises DryRunResult (listing the jobs that would run) unless all of it was cached.
+        """
         if needs_root_task(expr):
             expr = root_task(quote(expr))
         call = trim_string(repr(expr))
         execution = new_execution(str(uuid.uuid4()), call)
         self.store.commit(execution=execution)
         self.log(f"Start Execution {execution.id}:  redun {shlex.quote(call)}")
-        reduction = Reduction(self, use_cache=cache)
+        reduction = Reduction(self, use_cache=cache, dryrun=dryrun)
         try:
             root = reduction.evaluate(expr)
         except BaseException as error:  # Ctrl-C or a scheduler error: keep what finished
@@ -116,12 +120,17 @@ class Scheduler:
             self._end(execution, reduction, "failed", error)
             raise
         failed = root.state == FAILED_STATE
-        self._end(execution, reduction, "failed" if failed else "done", root.value if failed else None)
+        stopped = root.state == PENDING_STATE  # a dry run stops where jobs would run
+        state = "dryrun" if stopped else "failed" if failed else "done"
+        self._end(execution, reduction, state, root.value if failed else None)
         self.log()
         for line in self.job_counts.table():
             self.log(line)
         self.log()
         self.log(f"Execution duration: {time.time() - execution.start:.2f} seconds")
+        if stopped:
+            self.log("Dryrun: Additional jobs would run.")
+            raise DryRunResult(reduction.would_run)
         if failed:
             error = root.value
             self.log("*** Execution failed. Traceback (most recent task last):")

@@ -1,0 +1,157 @@
+"""`redun_fast run FILE TASK [--arg value ...]`: load a workflow, parse the task's arguments
+from its signature, run it, print the result.
+
+Arguments follow the parameters' annotations (or their defaults' types): int, float, str,
+bool as --flag/--no-flag, and lists as repeated values or commas (--samples a b, --samples a,b).
+"""
+import argparse
+import importlib
+import importlib.util
+import inspect
+import logging
+import os
+import sys
+import typing
+from typing import Any, Callable, List, Optional
+
+from redun_fast.config import default_cache_dir
+from redun_fast.reduction import DryRunResult
+from redun_fast.report import format_task_call
+from redun_fast.scheduler import Scheduler
+from redun_fast.task import Task, get_task_registry
+
+
+class UsageError(Exception):
+    """A mistake on the command line: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, not the usage and a traceback."""
+
+    def error(self, message: str) -> None:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def add_run_command(commands: Any) -> None:
+    run = commands.add_parser(
+        "run", help="run a task of a workflow file or module",
+        description=__doc__ + "\nExamples:\n  redun_fast run workflow.py main --n 1000\n"
+        "  redun_fast run --executor processes workflow.py main --samples a,b --no-paired\n"
+        "  redun_fast run --dryrun my_package.workflow main",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("workflow", help="a .py file, or an importable module name")
+    run.add_argument("task", help="a task of it: its name in the module, or its full name")
+    run.add_argument("task_args", nargs=argparse.REMAINDER, help="the task's arguments")
+    run.add_argument("--executor", default="threads",
+                     help="default executor: threads, processes, inline or slurm")
+    run.add_argument("--max-workers", type=int, help="workers of the default executor")
+    run.add_argument("--no-cache", action="store_true", help="run every job, cached or not")
+    run.add_argument("--dryrun", action="store_true",
+                     help="show which jobs would run and which are cached; run nothing")
+    run.add_argument("--quiet", action="store_true", help="no job log lines, only the result")
+    run.add_argument("--log-level", default="INFO",
+                     choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(func=cmd_run, needs_store=False)
+
+
+def load_workflow(target: str) -> Any:
+    """Import a workflow from a file path or a module name."""
+    if target.endswith(".py") or os.sep in target:
+        path = os.path.abspath(target)
+        if not os.path.isfile(path):
+            raise UsageError(f"no such workflow file: {target}")
+        folder, name = os.path.split(path)[0], os.path.splitext(os.path.basename(path))[0]
+        sys.path.insert(0, folder)  # workers import it by this name, as we do
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as error:
+        raise UsageError(f"no such workflow file or module: {target} ({error})") from error
+
+
+def find_task(module: Any, name: str) -> Task:
+    found = getattr(module, name, None)
+    if not isinstance(found, Task):
+        found = get_task_registry().get(name)
+    if not isinstance(found, Task):
+        names = sorted(key for key, value in vars(module).items() if isinstance(value, Task))
+        raise UsageError(f"no task {name!r} in {module.__name__}; its tasks: "
+                         f"{', '.join(names) or 'none'}")
+    return found
+
+
+def _list_of(item_type: Callable) -> Callable:
+    def parse(text: str) -> List[Any]:
+        return [item_type(part) for part in text.split(",") if part != ""]
+
+    parse.__name__ = getattr(item_type, "__name__", "value")
+    return parse
+
+
+def task_arguments(task: Task, argv: List[str]) -> dict:
+    """Parse a task's arguments from the command line, by its signature."""
+    parser = _Parser(prog=f"redun_fast run ... {task.name}", add_help=True)
+    try:
+        hints = typing.get_type_hints(task.func)
+    except Exception:
+        hints = {}
+    list_params = set()
+    for name, param in task.signature.parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        kind = hints.get(name, param.annotation)
+        if kind is inspect.Parameter.empty:
+            kind = type(param.default) if param.default not in (param.empty, None) else str
+        flags = sorted({f"--{name}", f"--{name.replace('_', '-')}"})
+        required = param.default is param.empty
+        default = None if required else param.default
+        origin = typing.get_origin(kind)
+        if kind is bool:
+            parser.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction,
+                                required=required, default=default)
+        elif kind in (list, tuple) or origin in (list, tuple, List):
+            item = (typing.get_args(kind) or (str,))[0]
+            parser.add_argument(*flags, dest=name, nargs="+", type=_list_of(item),
+                                required=required, default=default)
+            list_params.add(name)
+        else:
+            parser.add_argument(*flags, dest=name, required=required, default=default,
+                                type=kind if callable(kind) else str)
+    values = vars(parser.parse_args(argv))
+    for name in list_params:  # --samples a b,c -> ["a", "b", "c"]
+        if values[name] is not None and values[name] is not task.signature.parameters[name].default:
+            values[name] = [item for group in values[name] for item in group]
+    return values
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    module = load_workflow(args.workflow)
+    task = find_task(module, args.task)
+    kwargs = task_arguments(task, args.task_args)
+    options = {"max_workers": args.max_workers} if args.max_workers else {}
+    with Scheduler(executor=args.executor, cache_dir=default_cache_dir(args.cache_dir),
+                   **options) as scheduler:
+        scheduler.logger.setLevel(logging.WARNING if args.quiet else args.log_level)
+        try:
+            result = scheduler.run(task(**kwargs), cache=not args.no_cache, dryrun=args.dryrun)
+        except DryRunResult as dry:
+            cached = scheduler.job_counts.get_all()["CACHED"]
+            print(f"Dryrun: {cached} jobs cached, {len(dry.would_run)} would run "
+                  "(and the jobs that need their results):")
+            for job in dry.would_run:
+                print(f"  {format_task_call(job.task, job.args, job.kwargs)}")
+            return 0
+    print(result)
+    return 0
+
+
+def run_main(args: argparse.Namespace) -> Optional[int]:
+    try:
+        return cmd_run(args)
+    except UsageError as error:
+        print(f"redun_fast run: error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,98 @@
+"""`redun_fast run`, through the real console script: arguments, dry runs and user errors."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+WORKFLOW = """
+from typing import List
+from redun_fast import task
+
+redun_namespace = "clirun"
+
+@task
+def square(x: int) -> int:
+    with open("ran.log", "a") as log:
+        log.write(f"square {x}\\n")
+    return x * x
+
+@task
+def main(n: int = 3, samples: List[str] = ["a"], scale: float = 1.0, paired: bool = True,
+         label: str = "run") -> dict:
+    return {"squares": [square(i) for i in range(n)], "samples": samples, "scale": scale,
+            "paired": paired, "label": label}
+"""
+
+
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "wf.py").write_text(textwrap.dedent(WORKFLOW))
+    return tmp_path
+
+
+def redun_fast(folder, *args):
+    env = {**os.environ, "REDUN_FAST_CACHE_DIR": str(folder / "cache"),
+           "PYTHONPATH": str(folder)}
+    return subprocess.run(["redun_fast", *args], cwd=folder, capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def ran(folder):
+    path = folder / "ran.log"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_arguments_are_parsed_from_the_signature(folder):
+    out = redun_fast(folder, "run", "--quiet", "wf.py", "main", "--n", "4", "--samples", "a,b",
+                     "c", "--no-paired", "--scale", "2.5", "--label", "x y")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ("{'squares': [0, 1, 4, 9], 'samples': ['a', 'b', 'c'], "
+                          "'scale': 2.5, 'paired': False, 'label': 'x y'}\n")
+    assert out.stderr == ""  # --quiet: no job log lines
+    defaults = redun_fast(folder, "run", "wf.py", "main")
+    assert defaults.stdout.startswith("{'squares': [0, 1, 4], 'samples': ['a'], 'scale': 1.0, "
+                                      "'paired': True,")
+    assert "[redun] Run    Job" in defaults.stderr and "| JOB STATUS" in defaults.stderr
+
+
+def test_cache_no_cache_and_executors(folder):
+    assert redun_fast(folder, "run", "wf.py", "square", "--x", "7").stdout == "49\n"
+    assert redun_fast(folder, "run", "wf.py", "square", "--x", "7").stdout == "49\n"
+    assert ran(folder) == ["square 7"]
+    assert redun_fast(folder, "run", "--no-cache", "wf.py", "square", "--x", "7").stdout == "49\n"
+    assert ran(folder) == ["square 7", "square 7"]
+    out = redun_fast(folder, "run", "--executor", "processes", "--max-workers", "2", "wf.py",
+                     "main", "--n", "5")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("{'squares': [0, 1, 4, 9, 16],")
+    # A module name works as well as a file.
+    assert redun_fast(folder, "run", "--quiet", "wf", "square", "--x", "3").stdout == "9\n"
+
+
+def test_dryrun_lists_what_would_run_and_runs_nothing(folder):
+    redun_fast(folder, "run", "wf.py", "main", "--n", "2")
+    cached = redun_fast(folder, "run", "--dryrun", "--quiet", "wf.py", "main", "--n", "2")
+    assert cached.stdout.startswith("{'squares': [0, 1],")  # all cached: the result
+    dry = redun_fast(folder, "run", "--dryrun", "wf.py", "square", "--x", "11")
+    assert dry.returncode == 0
+    assert dry.stdout == ("Dryrun: 0 jobs cached, 1 would run (and the jobs that need their "
+                          "results):\n  clirun.square(x=11)\n")
+    assert "[redun] Dryrun Job" in dry.stderr
+    assert "square 11" not in ran(folder)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["wf.py", "nope"], "no task 'nope' in wf; its tasks: main, square"),
+    (["wf.py", "main", "--n", "abc"], "argument --n: invalid int value: 'abc'"),
+    (["wf.py", "square"], "the following arguments are required: --x"),
+    (["wf.py", "main", "--bogus", "1"], "unrecognized arguments: --bogus 1"),
+    (["missing.py", "main"], "no such workflow file: missing.py"),
+    (["no_such_module", "main"], "no such workflow file or module: no_such_module"),
+])
+def test_user_errors_are_one_line_and_exit_2(folder, args, message):
+    out = redun_fast(folder, "run", *args)
+    assert out.returncode == 2
+    assert out.stderr.startswith("redun_fast run: error: ") and message in out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
