@@ -205,14 +205,79 @@ cdef class CatchNode(Node):
         reduction.fail(self, error)
 
 
+cdef class SeqNode(Node):
+    """`seq([a, b, c])`: evaluates a, then b, then c, one after the other; a list of values."""
+    cdef public object expr
+    cdef public list values
+
+    def __init__(self, expr):
+        self.expr = expr
+        self.values = []
+
+    cpdef start(self, ReductionCore reduction):
+        exprs = self.expr.args[0]
+        if not exprs:
+            reduction.finish(self, [])
+            return
+        reduction.wait_for(self, exprs[0])
+
+    cpdef ready(self, ReductionCore reduction):
+        self.values.append(reduction.resolved(self))
+        exprs = self.expr.args[0]
+        if len(self.values) == len(exprs):
+            reduction.finish(self, self.values)
+        else:
+            reduction.wait_for(self, exprs[len(self.values)])
+
+
+cdef class CatchAllNode(Node):
+    """`catch_all(exprs, ErrorClass, recover)`: lets every expression in `exprs` finish, then,
+    if any raised, evaluates `recover(first_error)`."""
+    cdef public object expr
+    cdef public object error
+    cdef public bint recovering
+
+    def __init__(self, expr):
+        self.expr = expr
+
+    cpdef start(self, ReductionCore reduction):
+        reduction.wait_for(self, self.expr.args[0])
+
+    cpdef ready(self, ReductionCore reduction):
+        if self.error is None or self.recovering:
+            reduction.finish(self, reduction.resolved(self))
+            return
+        args = self.expr.args
+        error_class = args[1] if len(args) > 1 else Exception
+        recover = args[2] if len(args) > 2 else None
+        if recover is None or not isinstance(self.error, error_class or Exception):
+            reduction.fail(self, self.error)
+            return
+        self.recovering = True
+        reduction.wait_for(self, recover(self.error))
+
+    cpdef child_failed(self, ReductionCore reduction, object error):
+        if self.recovering:
+            reduction.fail(self, error)
+            return
+        if self.error is None:
+            self.error = error
+        if self.waiting > 0:
+            self.waiting -= 1  # a failure counts as finished: the others still run to the end
+        if self.waiting == 0:
+            self.ready(reduction)
+
+
+_SCHEDULER_NODES = {"redun.cond": CondNode, "redun.catch": CatchNode, "redun.seq": SeqNode,
+                    "redun.catch_all": CatchAllNode}
+
+
 cpdef Node make_node(object expr):
     if isinstance(expr, SchedulerExpression):
-        name = expr.task.fullname
-        if name == "redun.cond":
-            return CondNode(expr)
-        if name == "redun.catch":
-            return CatchNode(expr)
-        raise TypeError(f"unknown scheduler task {name}")
+        node_class = _SCHEDULER_NODES.get(expr.task.fullname)
+        if node_class is None:
+            raise TypeError(f"unknown scheduler task {expr.task.fullname}")
+        return node_class(expr)
     if isinstance(expr, SimpleExpression):
         return SimpleNode(expr)
     cdef TaskNode node = TaskNode.__new__(TaskNode)  # skips __init__'s argument parsing

@@ -11,7 +11,8 @@ except ImportError as error:  # a source checkout that was never built
         "from the project folder; it needs Cython and a C compiler."
     ) from error
 
-from redun_fast.builtins import catch, cond, root_task, throw
+from redun_fast import functools  # noqa: F401  (redun.functools, for `import redun_fast as redun`)
+from redun_fast.builtins import catch, catch_all, cond, root_task, throw
 from redun_fast.expression import (
     Expression,
     QuotedExpression,
@@ -33,7 +34,9 @@ __all__ = [
     "Task",
     "TaskExpression",
     "catch",
+    "catch_all",
     "cond",
+    "functools",
     "get_task_registry",
     "namespace",
     "quote",

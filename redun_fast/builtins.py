@@ -24,13 +24,13 @@ class SchedulerTask(Task):
         return SchedulerExpression(self, args, kwargs)
 
 
-def _scheduler_task(func) -> SchedulerTask:
+def scheduler_task(func) -> SchedulerTask:
     built = SchedulerTask(func, namespace="redun", version="1")
     get_task_registry().add(built)
     return built
 
 
-@_scheduler_task
+@scheduler_task
 def cond(cond_expr: Any, then_expr: Any, *rest: Any) -> Any:
     """Lazy if/elif/else: `cond(pred1, then1, pred2, then2, ..., otherwise)`.
 
@@ -40,7 +40,7 @@ def cond(cond_expr: Any, then_expr: Any, *rest: Any) -> Any:
     raise TypeError("cond() is evaluated by the scheduler; call it inside a workflow")
 
 
-@_scheduler_task
+@scheduler_task
 def catch(expr: Any, *catch_args: Any) -> Any:
     """Evaluate `expr`; if it raises one of the given classes, evaluate `recover(error)` instead.
 
@@ -48,3 +48,10 @@ def catch(expr: Any, *catch_args: Any) -> Any:
     `catch(expr, (KeyError, ValueError), recover1, ZeroDivisionError, recover2)`.
     """
     raise TypeError("catch() is evaluated by the scheduler; call it inside a workflow")
+
+
+@scheduler_task
+def catch_all(exprs: Any, error_class: Any = None, recover: Any = None) -> Any:
+    """Evaluate every expression in `exprs` (a nested value) to the end; if any raised an
+    `error_class`, evaluate `recover(error)` with the first error, else re-raise it."""
+    raise TypeError("catch_all() is evaluated by the scheduler; call it inside a workflow")

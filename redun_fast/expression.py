@@ -76,6 +76,14 @@ class TaskExpression(Expression):
     def task_name(self) -> str:
         return self.task.fullname
 
+    def __iter__(self):
+        # `a, b = pair()` for a task declared with @task(nout=2), as in redun.
+        nout = self.task.get_option("nout")
+        if nout is None:
+            raise TypeError("Expressions of unknown length cannot be iterated; declare "
+                            "@task(nout=N) to unpack a task's result")
+        return iter([self[i] for i in range(nout)])
+
     def _hash_content(self) -> tuple:
         # For SchedulerExpressions; a plain call hashes as its eval hash (_nested.hash_tree).
         return ("TaskExpression", self.task.hash, self.args, self.kwargs)

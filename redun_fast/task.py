@@ -17,7 +17,7 @@ _NAME_RE = re.compile(rf"^{_IDENTIFIER}$")
 _NAMESPACE_RE = re.compile(rf"^({_IDENTIFIER}(\.{_IDENTIFIER})*)?$")
 
 # Options the scheduler reads; the rest are resources kept for executors (cpus, memory, ...).
-_OPTION_TYPES = {"cache": bool, "executor": str}
+_OPTION_TYPES = {"cache": bool, "executor": str, "nout": int}
 
 _current_namespace = ""
 
