@@ -13,6 +13,7 @@ from typing import Any, List
 
 from redun_fast._graph import PENDING_STATE, Job, Node, ReductionCore
 from redun_fast.builtins import root_task
+from redun_fast.progress import Progress
 from redun_fast.report import JobCounts, format_task_call
 
 # Group commit: results and job records are written at most this often, or when this many wait.
@@ -48,6 +49,10 @@ class Reduction(ReductionCore):
         self.completed: "queue.SimpleQueue[list]" = queue.SimpleQueue()
         self.dryrun = dryrun  # look jobs up and replay hits, but run nothing
         self.would_run: List[Job] = []
+        self.progress = Progress(
+            self.counts, lambda: scheduler.log_status(self.counts),
+            table_interval=scheduler.status_interval,
+        ) if scheduler.progress and self.logger.isEnabledFor(logging.INFO) else None
 
     def evaluate(self, expr: Any) -> Node:
         """Reduce `expr` (a TaskExpression) and return its node, done or failed."""
@@ -58,6 +63,8 @@ class Reduction(ReductionCore):
         finally:
             if gc_enabled:
                 gc.enable()
+            if self.progress is not None:
+                self.progress.close()
 
     def _evaluate(self, expr: Any) -> Node:
         root = self.add_root(expr)
@@ -66,6 +73,8 @@ class Reduction(ReductionCore):
             if time.monotonic() >= next_gc:
                 gc.collect(1)
                 next_gc = time.monotonic() + GC_INTERVAL
+            if self.progress is not None:
+                self.progress.tick()
             self.propagate()
             if self.new_jobs:
                 self.dispatch()
@@ -90,8 +99,11 @@ class Reduction(ReductionCore):
                           or time.monotonic() - self.last_flush >= FLUSH_INTERVAL):
             self.flush_store()
             unflushed = False
+        timeout = FLUSH_INTERVAL if unflushed else None
+        if self.progress is not None:
+            timeout = min(timeout or self.progress.wait, self.progress.wait) or 0.01
         try:
-            records = self.completed.get(timeout=FLUSH_INTERVAL if unflushed else None)
+            records = self.completed.get(timeout=timeout)
         except queue.Empty:
             return self.flush_store()
         self.ingest(records)

@@ -42,6 +42,8 @@ class Scheduler:
     cache_dir: folder of a persistent LMDB store (created if needed), shared by every
         process that uses it; without it, results live in memory for this Scheduler's life.
     store: a ResultStore to use instead (overrides cache_dir).
+    progress: for runs over 2 s, a live line on a terminal, or the JOB STATUS table every
+        `status_interval` seconds in a log (only while the logger shows INFO).
     """
 
     def __init__(
@@ -52,8 +54,12 @@ class Scheduler:
         cache_dir: Optional[str] = None,
         store: Optional[ResultStore] = None,
         logger: logging.Logger = logger,
+        progress: bool = True,
+        status_interval: float = 20.0,
     ) -> None:
         self.logger = logger
+        self.progress = progress
+        self.status_interval = status_interval
         if store is None:
             store = LmdbStore(cache_dir) if cache_dir is not None else MemoryStore()
         self.store = store
@@ -123,10 +129,7 @@ class Scheduler:
         stopped = root.state == PENDING_STATE  # a dry run stops where jobs would run
         state = "dryrun" if stopped else "failed" if failed else "done"
         self._end(execution, reduction, state, root.value if failed else None)
-        self.log()
-        for line in self.job_counts.table():
-            self.log(line)
-        self.log()
+        self.log_status()
         self.log(f"Execution duration: {time.time() - execution.start:.2f} seconds")
         if stopped:
             self.log("Dryrun: Additional jobs would run.")
@@ -147,6 +150,17 @@ class Scheduler:
             end=time.time(), state=state, counts=reduction.counts.as_dict(),
             error=None if error is None else f"{type(error).__name__}: {error}",
         ))
+
+    def log_status(self, running: Optional[JobCounts] = None) -> None:
+        """Log the JOB STATUS table: this scheduler's counts, plus a running run's."""
+        counts = self.job_counts
+        if running is not None:
+            counts = JobCounts.from_dict(self.job_counts.as_dict())
+            counts.merge(running)
+        self.log()
+        for line in counts.table():
+            self.log(line)
+        self.log()
 
     def log(self, message: str = "", level: int = logging.INFO) -> None:
         self.logger.log(level, message)
