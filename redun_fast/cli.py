@@ -6,6 +6,7 @@
     redun_fast cache stats             entries, values, runs and bytes on disk
     redun_fast cache clear             remove every result and run record
     redun_fast cache prune --older-than DAYS
+    redun_fast config                  the effective settings, and where each comes from
 """
 import argparse
 import datetime
@@ -16,7 +17,7 @@ from typing import List, Optional
 from redun_fast.cache.base import CacheError
 from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.cli_run import add_run_command, run_main
-from redun_fast.config import CACHE_DIR_ENV, default_cache_dir
+from redun_fast.config import CACHE_DIR_ENV, CONFIG_ENV, ConfigError, load_config
 from redun_fast.report import JobCounts, trim_string
 
 
@@ -86,8 +87,10 @@ def cmd_cache(store: LmdbStore, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="redun_fast", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cache-dir", help=f"the cache folder (default: ${CACHE_DIR_ENV} or "
-                                            "./.redun_fast)")
+    parser.add_argument("--cache-dir", help=f"the cache folder (default: ${CACHE_DIR_ENV}, the "
+                                            "config file's cache.dir, or ./.redun_fast)")
+    parser.add_argument("--config", help=f"the config file (default: ${CONFIG_ENV} or "
+                                          "./.redun_fast/config.toml)")
     commands = parser.add_subparsers(dest="command", required=True)
     add_run_command(commands)
     log = commands.add_parser("log", help="list executions, or show one",
@@ -104,7 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("--older-than", type=float, metavar="DAYS",
                        help="with prune: remove results not used in this many days")
     cache.set_defaults(func=cmd_cache)
+    config = commands.add_parser(
+        "config", help="show the effective settings and where each comes from",
+        description="Precedence: command-line flag > environment > config file > default.\n"
+        "Example:\n  redun_fast config", formatter_class=argparse.RawDescriptionHelpFormatter)
+    config.set_defaults(func=None)
     return parser
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    config = load_config({"cache.dir": args.cache_dir}, args.config)
+    width = max(len(key) for key in config)
+    for key, (value, source) in config.items():
+        print(f"{key:{width}}  {value!r:24}  ({source})")
+    return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -113,12 +129,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "run":
         return run_main(args)
     try:
-        store = LmdbStore(default_cache_dir(args.cache_dir), create=False)
+        if args.command == "config":
+            return cmd_config(args)
+        cache_dir = load_config({"cache.dir": args.cache_dir}, args.config)["cache.dir"][0]
+        store = LmdbStore(cache_dir, create=False)
         try:
             return args.func(store, args)
         finally:
             store.close()
-    except CacheError as error:
+    except (CacheError, ConfigError) as error:
         print(f"redun_fast: error: {error}", file=sys.stderr)
         return 2
 

@@ -14,7 +14,8 @@ import sys
 import typing
 from typing import Any, Callable, List, Optional
 
-from redun_fast.config import default_cache_dir
+from redun_fast.cache.base import CacheError
+from redun_fast.config import ConfigError, load_config, slurm_options
 from redun_fast.reduction import DryRunResult
 from redun_fast.report import format_task_call
 from redun_fast.scheduler import Scheduler
@@ -42,8 +43,8 @@ def add_run_command(commands: Any) -> None:
     run.add_argument("workflow", help="a .py file, or an importable module name")
     run.add_argument("task", help="a task of it: its name in the module, or its full name")
     run.add_argument("task_args", nargs=argparse.REMAINDER, help="the task's arguments")
-    run.add_argument("--executor", default="threads",
-                     help="default executor: threads, processes, inline or slurm")
+    run.add_argument("--executor",
+                     help="default executor: threads (default), processes, inline or slurm")
     run.add_argument("--max-workers", type=int, help="workers of the default executor")
     run.add_argument("--no-cache", action="store_true", help="run every job, cached or not")
     run.add_argument("--dryrun", action="store_true",
@@ -132,9 +133,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     module = load_workflow(args.workflow)
     task = find_task(module, args.task)
     kwargs = task_arguments(task, args.task_args)
-    options = {"max_workers": args.max_workers} if args.max_workers else {}
-    with Scheduler(executor=args.executor, cache_dir=default_cache_dir(args.cache_dir),
-                   **options) as scheduler:
+    config = load_config({"scheduler.executor": args.executor,
+                          "scheduler.max_workers": args.max_workers,
+                          "cache.dir": args.cache_dir}, args.config)
+    cache_dir = config["cache.dir"][0]
+    executor = config["scheduler.executor"][0]
+    if executor == "slurm":
+        from redun_fast.slurm import SlurmExecutor
+
+        slurm = slurm_options(config)
+        slurm.setdefault("staging_dir", os.path.join(cache_dir, "slurm"))
+        executor = SlurmExecutor(**slurm)
+    max_workers = config["scheduler.max_workers"][0]
+    try:
+        scheduler = Scheduler(executor=executor, cache_dir=cache_dir,
+                              status_interval=config["scheduler.status_interval"][0],
+                              **({"max_workers": max_workers} if max_workers else {}))
+    except ValueError as error:  # an unknown executor, a bad worker count
+        raise UsageError(str(error)) from error
+    with scheduler:
         scheduler.logger.setLevel(logging.WARNING if args.quiet else args.log_level)
         try:
             result = scheduler.run(task(**kwargs), cache=not args.no_cache, dryrun=args.dryrun)
@@ -152,6 +169,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 def run_main(args: argparse.Namespace) -> Optional[int]:
     try:
         return cmd_run(args)
-    except UsageError as error:
+    except (UsageError, ConfigError, CacheError) as error:
         print(f"redun_fast run: error: {error}", file=sys.stderr)
         return 2

@@ -1,7 +1,6 @@
 """`redun_fast run`, through the real console script: arguments, dry runs and user errors."""
 import os
 import subprocess
-import sys
 import textwrap
 
 import pytest
