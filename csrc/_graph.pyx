@@ -25,6 +25,7 @@ DEF PENDING = 0
 DEF DONE = 1
 DEF FAILED = 2
 # Job statuses: indexes of report.STATUSES.
+DEF S_PENDING = 0
 DEF S_RUNNING = 1
 DEF S_FAILED = 2
 DEF S_CACHED = 3
@@ -410,7 +411,11 @@ cdef class ReductionCore:
         if type(node) is Job:
             job = <Job>node
             self.log_job("*** Reject", job, ":")
-            self.move(job.task.fullname, job.status, S_FAILED)
+            if job.status < 0:  # failed before it was dispatched (e.g. impossible limits)
+                self.count(job.task.fullname, S_FAILED)
+            else:
+                self.move(job.task.fullname, job.status, S_FAILED)
+            job.status = S_FAILED
             text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
             self.record(job, "FAILED", text[-4000:])
         self.finished.append(node)
@@ -457,8 +462,11 @@ cdef class ReductionCore:
         for job in jobs:
             job.started = now
             executor_name = job.task.get_option("executor") or "default"
+            if job.status == S_PENDING:  # it waited for its limits
+                self.move(job.task.fullname, S_PENDING, S_RUNNING)
+            else:
+                self.count(job.task.fullname, S_RUNNING)
             job.status = S_RUNNING
-            self.count(job.task.fullname, S_RUNNING)
             if log:
                 self.log_job("Run   ", job, f" on {executor_name}")
             key = None if job.task is self.root_task else executor_name

@@ -42,6 +42,8 @@ class Scheduler:
     cache_dir: folder of a persistent LMDB store (created if needed), shared by every
         process that uses it; without it, results live in memory for this Scheduler's life.
     store: a ResultStore to use instead (overrides cache_dir).
+    limits: how many jobs may hold each named resource at once, for @task(limits=...)
+        (a name not given here allows 1, as in redun).
     progress: for runs over 2 s, a live line on a terminal, or the JOB STATUS table every
         `status_interval` seconds in a log (only while the logger shows INFO).
     """
@@ -56,10 +58,12 @@ class Scheduler:
         logger: logging.Logger = logger,
         progress: bool = True,
         status_interval: float = 20.0,
+        limits: Optional[Dict[str, int]] = None,
     ) -> None:
         self.logger = logger
         self.progress = progress
         self.status_interval = status_interval
+        self.limits = dict(limits or {})
         if store is None:
             store = LmdbStore(cache_dir) if cache_dir is not None else MemoryStore()
         self.store = store
