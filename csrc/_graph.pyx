@@ -432,12 +432,20 @@ cdef class ReductionCore:
         row[new] += 1
 
     cpdef list replay(self, list jobs, list found, bint log):
-        """Replay the jobs whose cached result was found; return the others, which must run."""
+        """Replay the jobs whose cached result was found (unless their task has cache=False);
+        return the others, which must run."""
         cdef list to_run = []
         cdef Job job
         cdef double now = _now()
+        cdef dict cacheable = {}  # task -> does it read the cache (cache=True)?
         for job, data in zip(jobs, found):
             job.started = now
+            if data is not None:
+                reads = cacheable.get(job.task)
+                if reads is None:
+                    reads = cacheable[job.task] = bool(job.task.get_option("cache", True))
+                if not reads:
+                    data = None
             if data is None:
                 to_run.append(job)
                 continue

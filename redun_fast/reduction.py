@@ -125,15 +125,9 @@ class Reduction(ReductionCore):
         """Replay cached jobs and submit the others, in batches, per executor."""
         jobs, self.new_jobs = self.new_jobs, []
         log = self.logger.isEnabledFor(logging.INFO)
-        if self.use_cache:
-            readable = [job for job in jobs if job.task.get_option("cache", True)]
-            found = self.store.lookup([job.eval_hash for job in readable])
-            to_run = self.replay(readable, found, log)
-            if len(readable) < len(jobs):
-                readable_ids = set(map(id, readable))
-                to_run += [job for job in jobs if id(job) not in readable_ids]
-        else:
-            to_run = jobs
+        found = self.store.lookup([job.eval_hash for job in jobs]) if self.use_cache else (
+            [None] * len(jobs))
+        to_run = self.replay(jobs, found, log)
         if self.dryrun:
             to_run = self._dry(to_run, log)
         self.submit(to_run, log)
