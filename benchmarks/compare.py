@@ -35,29 +35,27 @@ PRELUDE = textwrap.dedent("""
         return sum(3 * (i + 1) for i in range(n))  # pipeline: inc, then triple, then sum
 """)
 
-REDUN_FAST = PRELUDE + textwrap.dedent("""
-    import logging
-    from redun_fast import Scheduler, task
-    EXECUTOR = sys.argv[4]
+# The same tasks for redun_fast and redun: a program written for redun runs on both.
+TASKS = textwrap.dedent("""
     redun_namespace = "compare"
 
-    @task
+    @task()
     def inc(x):
         return x + 1
 
-    @task
+    @task()
     def triple(x):
         return 3 * x
 
-    @task
+    @task()
     def total(values):
         return sum(values)
 
-    @task
+    @task()
     def add(a, b):
         return a + b
 
-    @task
+    @task()
     def add_many(values):
         if len(values) == 1:
             return values[0]
@@ -70,7 +68,13 @@ REDUN_FAST = PRELUDE + textwrap.dedent("""
         if workload == "add_many":
             return add_many(list(range(n)))
         return total([triple(inc(i)) for i in range(n)])
+""")
 
+REDUN_FAST = PRELUDE + textwrap.dedent("""
+    import logging
+    from redun_fast import Scheduler, task
+    EXECUTOR = sys.argv[4]
+""") + TASKS + textwrap.dedent("""
     if __name__ == "__main__":
         scheduler = Scheduler(executor=EXECUTOR, cache_dir=cache)
         scheduler.logger.setLevel(logging.WARNING)
@@ -83,38 +87,7 @@ REDUN_FAST = PRELUDE + textwrap.dedent("""
 REDUN = PRELUDE.replace("import resource", "import logging, resource") + textwrap.dedent("""
     from redun import Scheduler, task
     from redun.config import Config
-    redun_namespace = "compare"
-
-    @task()
-    def inc(x):
-        return x + 1
-
-    @task()
-    def triple(x):
-        return 3 * x
-
-    @task()
-    def total(values):
-        return sum(values)
-
-    @task()
-    def add(a, b):
-        return a + b
-
-    @task()
-    def add_many(values):
-        if len(values) == 1:
-            return values[0]
-        k = len(values) // 2
-        return add(add_many(values[:k]), add_many(values[k:]))
-
-    def build():
-        if workload == "fanout":
-            return total([inc(i) for i in range(n)])
-        if workload == "add_many":
-            return add_many(list(range(n)))
-        return total([triple(inc(i)) for i in range(n)])
-
+""") + TASKS + textwrap.dedent("""
     if __name__ == "__main__":
         config = Config({"backend": {"db_uri": f"sqlite:///{cache}/redun.db"}})
         import os
