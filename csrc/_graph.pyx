@@ -15,10 +15,10 @@ from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 
 from redun_fast._core import HashError, eval_digest, hash_value
 from redun_fast._nested import find_expressions, substitute
-from redun_fast.cache.serialize import SerializationError, dumps
+from redun_fast.cache.serialize import SerializationError, dumps, loads
 from redun_fast.expression import LAZY_OPERATIONS, SchedulerExpression, SimpleExpression
 
-cdef object _loads = pickle.loads
+cdef object _loads = loads
 
 # Node states.
 DEF PENDING = 0

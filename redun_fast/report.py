@@ -74,11 +74,6 @@ class JobCounts:
         new._counts = {name: list(row) for name, row in counts.items()}
         return new
 
-    def move(self, task_name: str, old: int, new: int) -> None:
-        row = self._counts[task_name]
-        row[old] -= 1
-        row[new] += 1
-
     def get(self, task_name: str) -> Dict[str, int]:
         row = self._counts.get(task_name, [0] * len(STATUSES))
         return dict(zip(STATUSES + ("TOTAL",), row + [sum(row)]))
