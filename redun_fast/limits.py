@@ -5,7 +5,7 @@ A job whose limits are used up waits (PENDING in the status table) until a runni
 holds them comes back from its executor.
 """
 from collections import deque
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 
 def job_limits(task: Any) -> Dict[str, int]:
@@ -25,38 +25,61 @@ class Limits:
         self.available = dict(available)
         self.used: Dict[str, int] = {}
         self.waiting: deque = deque()  # jobs that did not fit, first come first served
+        self._needs: Dict[Any, Dict[str, int]] = {}  # task -> its limits, parsed once
+
+    @property
+    def active(self) -> bool:
+        """Some job holds or waits for limits (so finished jobs may free room)."""
+        return bool(self.waiting) or any(self.used.values())
+
+    def needs(self, task: Any) -> Dict[str, int]:
+        needs = self._needs.get(task)
+        if needs is None:
+            needs = self._needs[task] = job_limits(task)
+        return needs
 
     def fits(self, needs: Dict[str, int]) -> bool:
         return all(self.available.get(name, 1) - self.used.get(name, 0) >= count
                    for name, count in needs.items())
 
-    def take(self, needs: Dict[str, int]) -> None:
+    def _take(self, needs: Dict[str, int]) -> None:
         for name, count in needs.items():
             self.used[name] = self.used.get(name, 0) + count
 
-    def release(self, needs: Dict[str, int]) -> None:
-        for name, count in needs.items():
-            self.used[name] -= count
-
-    def admit(self, jobs: List[Any]) -> List[Any]:
-        """The jobs that may run now, taking their limits; the others wait, in order."""
-        ready = []
+    def admit(self, jobs: List[Any]) -> Tuple[List[Any], List[Any], List[Tuple[Any, Any]]]:
+        """Split jobs into those that run now (taking their limits), those that start waiting,
+        and those refused, with why: the ValueError of bad limits, or the message saying the
+        job needs more than the scheduler has at all."""
+        ready, waiting, refused = [], [], []
         for job in jobs:
-            needs = job_limits(job.task)
-            if needs and (self.waiting or not self.fits(needs)):
-                self.waiting.append(job)
-            else:
-                self.take(needs)
+            try:
+                needs = self.needs(job.task)
+            except ValueError as error:
+                refused.append((job, error))
+                continue
+            if not needs:
                 ready.append(job)
-        return ready
+            elif any(count > self.available.get(name, 1) for name, count in needs.items()):
+                allowed = {name: self.available.get(name, 1) for name in needs}
+                refused.append((job, f"{job.task.fullname} needs limits {needs}, more than the "
+                                     f"scheduler has ({allowed}); raise them with "
+                                     "Scheduler(limits={...})"))
+            elif self.waiting or not self.fits(needs):
+                self.waiting.append(job)
+                waiting.append(job)
+            else:
+                self._take(needs)
+                ready.append(job)
+        return ready, waiting, refused
 
     def released(self, jobs: List[Any]) -> List[Any]:
         """Give back what these finished jobs held; return the waiting jobs that now fit."""
         for job in jobs:
-            self.release(job_limits(job.task))
+            for name, count in self.needs(job.task).items():
+                self.used[name] -= count
         ready = []
-        while self.waiting and self.fits(job_limits(self.waiting[0].task)):
+        while self.waiting and self.fits(self.needs(self.waiting[0].task)):
             job = self.waiting.popleft()
-            self.take(job_limits(job.task))
+            self._take(self.needs(job.task))
             ready.append(job)
         return ready

@@ -13,7 +13,7 @@ from typing import Any, List
 
 from redun_fast._graph import PENDING_STATE, Job, Node, ReductionCore
 from redun_fast.builtins import root_task
-from redun_fast.limits import Limits, job_limits
+from redun_fast.limits import Limits
 from redun_fast.progress import Progress
 from redun_fast.report import JobCounts, format_task_call
 
@@ -50,9 +50,7 @@ class Reduction(ReductionCore):
         self.completed: "queue.SimpleQueue[list]" = queue.SimpleQueue()
         self.dryrun = dryrun  # look jobs up and replay hits, but run nothing
         self.would_run: List[Job] = []
-        # Jobs of tasks with limits wait here for room; None when no task of the run has any.
-        self.limits = Limits(scheduler.limits)
-        self.limited = False
+        self.limits = Limits(scheduler.limits)  # jobs of tasks with limits wait here for room
         self.progress = Progress(
             self.counts, lambda: scheduler.log_status(self.counts),
             table_interval=scheduler.status_interval,
@@ -103,11 +101,11 @@ class Reduction(ReductionCore):
                           or time.monotonic() - self.last_flush >= FLUSH_INTERVAL):
             self.flush_store()
             unflushed = False
-        timeout = FLUSH_INTERVAL if unflushed else None
+        waits = [FLUSH_INTERVAL] if unflushed else []
         if self.progress is not None:
-            timeout = min(timeout or self.progress.wait, self.progress.wait) or 0.01
+            waits.append(max(self.progress.wait, 0.01))
         try:
-            records = self.completed.get(timeout=timeout)
+            records = self.completed.get(timeout=min(waits) if waits else None)
         except queue.Empty:
             return self.flush_store()
         self.take_back(records)
@@ -117,7 +115,7 @@ class Reduction(ReductionCore):
     def take_back(self, records: list) -> None:
         """Ingest an executor's records; the limits they held may let waiting jobs run."""
         self.ingest(records)
-        if self.limited:
+        if self.limits.active:
             log = self.logger.isEnabledFor(logging.INFO)
             self.send(self.limits.released([job for job, _, _ in records]), log)
 
@@ -134,15 +132,13 @@ class Reduction(ReductionCore):
 
     def submit(self, to_run: List[Job], log: bool) -> None:
         """Send jobs to their executors, in batches; those over their limits wait."""
-        if self.limits.waiting or any(job.task.get_option("limits") for job in to_run):
-            self.limited = True
-            to_run = [job for job in to_run if self._can_ever_fit(job)]
-            waiting = len(self.limits.waiting)
-            admitted = self.limits.admit(to_run)
-            for job in list(self.limits.waiting)[waiting:]:
-                self.pend(job)
-            to_run = admitted
-        self.send(to_run, log)
+        ready, waiting, refused = self.limits.admit(to_run)
+        for job, why in refused:
+            self.fail(job, why if isinstance(why, Exception) else SchedulerError(why))
+        for job in waiting:  # PENDING in the table until `plan` runs it
+            self.counts.add(job.task.fullname, 0)  # report.PENDING
+            job.status = 0
+        self.send(ready, log)
 
     def send(self, to_run: List[Job], log: bool) -> None:
         """Send jobs that may run to their executors, in batches."""
@@ -159,26 +155,6 @@ class Reduction(ReductionCore):
                 continue
             self.running += len(batch)
             executor.submit_batch(batch, self.completed.put)
-
-    def _can_ever_fit(self, job: Job) -> bool:
-        try:
-            needs = job_limits(job.task)
-        except ValueError as error:
-            self.fail(job, error)
-            return False
-        available = self.limits.available
-        if any(count > available.get(name, 1) for name, count in needs.items()):
-            self.fail(job, SchedulerError(
-                f"{job.task.fullname} needs limits {needs}, more than the scheduler has "
-                f"({ {name: available.get(name, 1) for name in needs} }); raise them with "
-                "Scheduler(limits={...})"))
-            return False
-        return True
-
-    def pend(self, job: Job) -> None:
-        """A job waits for its limits: PENDING in the table until `plan` runs it."""
-        self.counts.add(job.task.fullname, 0)  # report.PENDING
-        job.status = 0
 
     def _dry(self, jobs: List[Job], log: bool) -> List[Job]:
         """In a dry run, only the root job runs (it runs nothing); the others are listed."""
