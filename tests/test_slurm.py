@@ -240,3 +240,46 @@ def test_ctrl_c_cancels_the_schedulers_arrays(tmp_path):
     while time.time() < deadline and "JobState=CANCELLED" not in scontrol(f"{array_id}_0"):
         time.sleep(0.5)
     assert "JobState=CANCELLED" in scontrol(f"{array_id}_0")
+
+
+class Unshippable:
+    """Hashable (it says how) but not picklable."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __redun_hash__(self):
+        return "unshippable"
+
+
+@task
+def identity(x):
+    return x
+
+
+def test_an_argument_that_cannot_travel_fails_only_its_job(tmp_path):
+    with slurm_scheduler(tmp_path) as scheduler:
+        with pytest.raises(TypeError, match=r"argument 'x' of slurmtest.identity is a "
+                                            r"test_slurm.Unshippable, which cannot be sent"):
+            scheduler.run([identity(Unshippable()), inc(1)])
+        executor = scheduler.executors["default"]
+        deadline = time.time() + 10  # the run failed at once; the array is submitted meanwhile
+        while executor.elements_submitted == 0 and time.time() < deadline:
+            time.sleep(0.05)
+        assert executor.elements_submitted == 1  # inc(1) still went to Slurm
+        assert scheduler.run(inc(1)) == 2
+
+
+def test_a_task_that_cannot_travel_fails_only_its_jobs(tmp_path):
+    lock = threading.Lock()
+
+    @task
+    def locked(x):
+        with lock:  # the function carries a lock: it cannot be pickled for a Slurm job
+            return x
+
+    with slurm_scheduler(tmp_path) as scheduler:
+        with pytest.raises(TypeError, match=r"task slurmtest.locked cannot be sent to another "
+                                            r"process: its function is not picklable"):
+            scheduler.run([locked(1), inc(5)])
+        assert scheduler.run(inc(5)) == 6  # the other task of the group still runs

@@ -159,29 +159,34 @@ class SlurmExecutor(Executor):
             self._submit_array(flags, group)
 
     def _submit_array(self, flags: tuple, items: list) -> None:
+        # Functions first: a task that cannot travel fails its jobs and leaves the others.
+        definitions, unshippable = [], set()
+        for task_hash, task in {job.task.hash: job.task for job, _ in items}.items():
+            definition = (task_hash, task.fullname, *task_definition(task))
+            try:
+                ship(definition)
+                definitions.append(definition)
+            except Exception:
+                unshippable.add(task_hash)
+        if unshippable:
+            items = [(job, report) for job, report in items
+                     if job.task.hash not in unshippable or not _fail_unshippable(job, report)]
+        if not items:
+            return
         per = self.jobs_per_element or math.ceil(len(items) / self.max_elements)
         per = max(per, math.ceil(len(items) / self.max_array_size))
-        chunks = [items[i:i + per] for i in range(0, len(items), per)]
         folder = os.path.join(self.staging_dir, uuid.uuid4().hex[:12])
         os.makedirs(folder)
-        tasks = {job.task.hash: job.task for chunk in chunks for job, _ in chunk}
-        try:
-            definitions = ship([(h, t.fullname, *task_definition(t)) for h, t in tasks.items()])
-        except Exception:
-            definitions = None
         elements: Dict[int, list] = {}
-        for chunk in chunks:
-            jobs = [(job.eval_hash, job.task.hash, job.args, job.kwargs) for job, _ in chunk]
-            try:
-                data = ship(jobs) if definitions is not None else None
-            except Exception:
-                data = None
-            if data is None:  # find the job that cannot travel, fail it, send the rest
-                chunk = [(job, report) for job, report in chunk if not _fail_unshippable(job, report)]
-                if not chunk:
-                    continue
-                jobs = [(job.eval_hash, job.task.hash, job.args, job.kwargs) for job, _ in chunk]
-                data = ship(jobs)
+        for start in range(0, len(items), per):
+            chunk = items[start:start + per]
+            data = _ship_jobs(chunk)
+            if data is None:  # find the argument that cannot travel, fail its job, send the rest
+                chunk = [(job, report) for job, report in chunk
+                         if not _fail_unshippable(job, report)]
+                data = _ship_jobs(chunk) if chunk else None
+            if data is None:
+                continue
             index = len(elements)
             with open(os.path.join(folder, f"chunk_{index}.pkl"), "wb") as out:
                 out.write(data)
@@ -191,7 +196,7 @@ class SlurmExecutor(Executor):
             return
         with open(os.path.join(folder, "tasks.pkl"), "wb") as out:
             out.write(pickle.dumps(list(sys.path), protocol=5))
-            out.write(definitions)
+            out.write(ship(definitions))
         script = os.path.join(folder, "array.sbatch")
         with open(script, "w") as out:
             out.write(slurm.render_script(folder, len(elements), flags, self.parallelism,
@@ -325,6 +330,14 @@ class SlurmExecutor(Executor):
                     for eval_hash, *_ in jobs:
                         self._orphans[eval_hash] = (array, index)
             self._arrays[folder] = array
+
+
+def _ship_jobs(chunk: list) -> Optional[bytes]:
+    """One element's jobs for the worker, or None if something in them cannot be pickled."""
+    try:
+        return ship([(job.eval_hash, job.task.hash, job.args, job.kwargs) for job, _ in chunk])
+    except Exception:
+        return None
 
 
 def _fail_unshippable(job: Any, report: Report) -> bool:
