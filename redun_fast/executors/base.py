@@ -4,7 +4,8 @@ An executor runs `job.task.func(*job.args, **job.kwargs)` somewhere and calls
 `report([(job, ok, value), ...])` from any thread, where `value` is the result when `ok`
 and the raised exception otherwise. Executors never touch the cache.
 """
-from typing import Any, Callable, List, Sequence, Tuple
+import threading
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 Record = Tuple[Any, bool, Any]
 Report = Callable[[List[Record]], None]
@@ -24,6 +25,68 @@ class Executor:
     def stop(self) -> None:
         """Stop the workers (Scheduler.close(), interpreter exit, Ctrl-C); jobs still running
         are abandoned and their records dropped. `start` may start them again."""
+
+
+class ExecutorError(RuntimeError):
+    """An executor's own machinery failed (not a task): the jobs it held fail with this."""
+
+
+class Outstanding:
+    """The jobs an executor holds and has not reported yet, for executors with a thread of
+    their own: each job is reported exactly once, and if that thread fails, `fail_all`
+    fails every job it still held instead of leaving the run waiting for them forever.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: Dict[int, Tuple[Any, Report]] = {}  # id(job) -> (job, report)
+        self._failure: Optional[Exception] = None
+
+    def add(self, jobs: Sequence[Any], report: Report) -> bool:
+        """Hold `jobs`; False (and the jobs failed) if the thread has already failed."""
+        with self._lock:
+            failure = self._failure
+            if failure is None:
+                for job in jobs:
+                    self._jobs[id(job)] = (job, report)
+        if failure is not None:
+            report([(job, False, failure) for job in jobs])
+        return failure is None
+
+    def report(self, records: Sequence[Record]) -> None:
+        """Pass records to their reporters; a job already reported is skipped."""
+        by_report: Dict[Any, List[Record]] = {}
+        with self._lock:
+            for record in records:
+                entry = self._jobs.pop(id(record[0]), None)
+                if entry is not None:
+                    by_report.setdefault(entry[1], []).append(record)
+        for report, batch in by_report.items():
+            report(batch)
+
+    def fail_all(self, failure: Exception) -> None:
+        """Fail every job still held, and any added later, until `reset`."""
+        with self._lock:
+            self._failure = failure
+            held = [job for job, _ in self._jobs.values()]
+        self.report([(job, False, failure) for job in held])
+
+    def reset(self) -> None:
+        with self._lock:
+            self._failure = None
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+
+def thread_failed(executor: Executor, error: BaseException) -> ExecutorError:
+    """The error jobs get when an executor's thread raised `error` (kept as the cause)."""
+    failure = ExecutorError(
+        f"the {executor.kind} executor's thread failed ({type(error).__name__}: {error}); "
+        f"the jobs it held fail with this error and its next run starts afresh. "
+        f"This is a bug in redun_fast: please report it with the traceback below")
+    failure.__cause__ = error
+    return failure
 
 
 def run_job(job: Any) -> Record:

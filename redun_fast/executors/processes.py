@@ -20,7 +20,7 @@ from collections import deque
 from multiprocessing.connection import wait
 from typing import Any, Dict, List, Optional, Sequence
 
-from redun_fast.executors.base import Executor, Report
+from redun_fast.executors.base import Executor, Outstanding, Report, thread_failed
 from redun_fast.executors.pool_worker import worker_main
 from redun_fast.executors.shipping import pickling_problem, ship, task_definition
 from redun_fast.executors.transport import receive_message, send_message
@@ -89,7 +89,7 @@ class _Worker:
             self.process.start()
         child_conn.close()
         self.known: set = set()  # task hashes whose function this worker has
-        self.inflight: Dict[int, list] = {}  # batch id -> [(job, report, key, suspect)]
+        self.inflight: Dict[int, list] = {}  # batch id -> [(job, key, suspect)]
         self.batches_done = 0
         self.dead = False
 
@@ -111,7 +111,8 @@ class ProcessExecutor(Executor):
         self.batch_seconds = batch_seconds
         self.max_batch = max_batch
         self._lock = threading.Lock()
-        self._pending: deque = deque()  # (job, report, key, suspect)
+        self._pending: deque = deque()  # (job, key, suspect)
+        self._outstanding = Outstanding()  # every job submitted and not reported yet
         self._thread: Optional[threading.Thread] = None
         self._stopping = False
         self._workers: List[_Worker] = []
@@ -128,7 +129,9 @@ class ProcessExecutor(Executor):
     def start(self) -> None:
         with self._lock:
             if self._thread is not None:
-                return
+                if self._thread.is_alive():
+                    return
+                self._close()  # the pool thread failed: start a new pool
             ctx = multiprocessing.get_context(self.start_method)
             if self.start_method == "forkserver":
                 # Preload our worker, not the user's __main__ (which may not be guarded).
@@ -137,6 +140,8 @@ class ProcessExecutor(Executor):
             self._stopping = False
             self._broken = None
             self._startup_deaths = 0
+            self._pending.clear()
+            self._outstanding = Outstanding()
             self._wake_r, self._wake_w = os.pipe()
             self._workers = [_Worker(ctx) for _ in range(self.max_workers)]
             self._thread = threading.Thread(target=self._loop, name="redun_fast pool", daemon=True)
@@ -147,8 +152,10 @@ class ProcessExecutor(Executor):
         if self._broken is not None:
             report([(job, False, self._broken) for job in jobs])
             return
+        if not self._outstanding.add(jobs, report):
+            return
         with self._lock:
-            self._pending.extend((job, report, next(self._keys), False) for job in jobs)
+            self._pending.extend((job, next(self._keys), False) for job in jobs)
         os.write(self._wake_w, b"x")
 
     def stop(self) -> None:
@@ -158,6 +165,9 @@ class ProcessExecutor(Executor):
         self._stopping = True
         os.write(self._wake_w, b"x")
         thread.join()
+        self._close()
+
+    def _close(self) -> None:
         self._thread = None
         os.close(self._wake_r)
         os.close(self._wake_w)
@@ -176,6 +186,10 @@ class ProcessExecutor(Executor):
                         os.read(self._wake_r, 4096)
                     else:
                         self._handle(ready)
+        except Exception as error:  # a bug here must not leave the run waiting forever
+            with self._lock:
+                self._pending.clear()
+            self._outstanding.fail_all(thread_failed(self, error))  # error is their cause
         finally:
             self._shutdown_workers()
 
@@ -208,21 +222,21 @@ class ProcessExecutor(Executor):
                 if not open_workers:
                     return
                 worker = min(open_workers, key=lambda w: len(w.inflight))
-                if self._pending[0][3]:  # a suspect from a dead worker's batch goes alone
+                if self._pending[0][2]:  # a suspect from a dead worker's batch goes alone
                     items = [self._pending.popleft()]
                 else:
                     size = self._batch_size(len(open_workers))
                     items = []
-                    while self._pending and len(items) < size and not self._pending[0][3]:
+                    while self._pending and len(items) < size and not self._pending[0][2]:
                         items.append(self._pending.popleft())
             self._send(worker, items)
 
     def _send(self, worker: _Worker, items: list) -> None:
-        tasks = {job.task.hash: job.task for job, _, _, _ in items}
+        tasks = {job.task.hash: job.task for job, _, _ in items}
         definitions = [(task_hash, task.fullname, *task_definition(task))
                        for task_hash, task in tasks.items() if task_hash not in worker.known]
         batch_id = next(self._batch_ids)
-        jobs = [(key, job.task.hash, job.args, job.kwargs) for job, _, key, _ in items]
+        jobs = [(key, job.task.hash, job.args, job.kwargs) for job, key, _ in items]
         try:
             data = ship(("run", batch_id, definitions, jobs))
         except Exception:
@@ -240,12 +254,11 @@ class ProcessExecutor(Executor):
         """Fail the jobs whose function or arguments cannot be sent; return the others."""
         good = []
         for item in items:
-            job, report = item[0], item[1]
-            error = pickling_problem(job)
+            error = pickling_problem(item[0])
             if error is None:
                 good.append(item)
             else:
-                report([(job, False, error)])
+                self._outstanding.report([(item[0], False, error)])
         return good
 
     def _received(self, worker: _Worker, data: bytes) -> None:
@@ -262,15 +275,13 @@ class ProcessExecutor(Executor):
         per_job = seconds / len(items)
         self._job_seconds = per_job if self._job_seconds is None else (
             0.7 * self._job_seconds + 0.3 * per_job)
-        by_key = {key: (job, report) for job, report, key, _ in items}
-        by_report: Dict[Any, list] = {}
+        by_key = {key: job for job, key, _ in items}
+        records = []
         for key, ok, value, tb in results:
-            job, report = by_key[key]
             if not ok and tb:
                 value.__cause__ = RemoteTraceback(tb)
-            by_report.setdefault(report, []).append((job, ok, value))
-        for report, records in by_report.items():
-            report(records)
+            records.append((by_key[key], ok, value))
+        self._outstanding.report(records)
 
     def _died(self, worker: _Worker) -> None:
         if worker.dead:
@@ -280,14 +291,13 @@ class ProcessExecutor(Executor):
         how = describe_exit(worker.process.exitcode)
         retry = []
         for items in worker.inflight.values():
-            if len(items) == 1 or items[0][3]:
-                for job, report, _, _ in items:
-                    report([(job, False, WorkerDiedError(
-                        f"the worker process (pid {worker.process.pid}) running "
-                        f"{job.task.fullname} died: {how}"))])
+            if len(items) == 1 or items[0][2]:
+                self._outstanding.report([(job, False, WorkerDiedError(
+                    f"the worker process (pid {worker.process.pid}) running "
+                    f"{job.task.fullname} died: {how}")) for job, _, _ in items])
             else:
                 # One of these killed it: run each alone to find out which.
-                retry += [(job, report, key, True) for job, report, key, _ in items]
+                retry += [(job, key, True) for job, key, _ in items]
         if not worker.inflight and worker.batches_done == 0:
             self._startup_deaths += 1
         worker.conn.close()
@@ -296,8 +306,7 @@ class ProcessExecutor(Executor):
             self._broken = WorkerDiedError(f"worker processes die as they start: {how}")
             with self._lock:
                 pending, self._pending = list(self._pending), deque()
-            for job, report, _, _ in pending + retry:
-                report([(job, False, self._broken)])
+            self._outstanding.report([(item[0], False, self._broken) for item in pending + retry])
             del self._workers[index]
             return
         self._workers[index] = _Worker(self._ctx)

@@ -19,7 +19,7 @@ import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from redun_fast.config import default_cache_dir
-from redun_fast.executors.base import Executor, Report
+from redun_fast.executors.base import Executor, Outstanding, Report, thread_failed
 from redun_fast.executors.processes import RemoteTraceback
 from redun_fast.executors.shipping import pickling_problem, ship, task_definition
 from redun_fast.slurm import sbatch as slurm
@@ -34,7 +34,7 @@ class _Array:
     def __init__(self, folder: str, slurm_id: str, elements: Dict[int, list], adopted: bool):
         self.folder = folder
         self.slurm_id = slurm_id
-        self.elements = elements  # index -> [(job, report)] still waiting for results
+        self.elements = elements  # index -> [job] still waiting for results
         self.adopted = adopted  # left by a scheduler that died
         self.submitted = time.time()
 
@@ -68,7 +68,8 @@ class SlurmExecutor(Executor):
         self.retries = retries
         self.options = options
         self._lock = threading.Condition()
-        self._pending: List[Tuple[Any, Report]] = []
+        self._pending: List[Any] = []
+        self._outstanding = Outstanding()  # every job submitted and not reported yet
         self._first_pending = 0.0
         self._arrays: Dict[str, _Array] = {}  # folder -> array
         self._orphans: Dict[bytes, Tuple[_Array, int]] = {}  # eval hash -> adoptable element
@@ -84,20 +85,25 @@ class SlurmExecutor(Executor):
     def start(self) -> None:
         with self._lock:
             if self._thread is not None:
-                return
+                if self._thread.is_alive():
+                    return
+                self._forget()  # the thread failed: start afresh
             os.makedirs(self.staging_dir, exist_ok=True)
             self._find_orphans()
             self._stopping = False
+            self._outstanding = Outstanding()
             self._thread = threading.Thread(target=self._loop, name="redun_fast slurm",
                                             daemon=True)
             self._thread.start()
 
     def submit_batch(self, jobs: Sequence[Any], report: Report) -> None:
         self.start()
+        if not self._outstanding.add(jobs, report):
+            return
         with self._lock:
             if not self._pending:
                 self._first_pending = time.monotonic()
-            self._pending.extend((job, report) for job in jobs)
+            self._pending.extend(jobs)
             self._lock.notify()
 
     def stop(self) -> None:
@@ -109,13 +115,24 @@ class SlurmExecutor(Executor):
             self._stopping = True
             self._lock.notify()
         thread.join()
+        self._forget()
+
+    def _forget(self) -> None:
         self._thread = None
         slurm.scancel(a.slurm_id for a in self._arrays.values() if a.elements and not a.adopted)
         self._arrays.clear()
+        self._orphans.clear()
+        self._pending = []
 
     # The background thread.
 
     def _loop(self) -> None:
+        try:
+            self._serve()
+        except Exception as error:  # a bug here must not leave the run waiting forever
+            self._outstanding.fail_all(thread_failed(self, error))  # error is their cause
+
+    def _serve(self) -> None:
         last_poll = 0.0
         while True:
             with self._lock:
@@ -137,31 +154,31 @@ class SlurmExecutor(Executor):
                 self._poll()
                 last_poll = time.monotonic()
 
-    def _take_pending(self) -> List[Tuple[Any, Report]]:
+    def _take_pending(self) -> List[Any]:
         pending, self._pending = self._pending, []
         return pending
 
-    def _submit(self, items: List[Tuple[Any, Report]]) -> None:
+    def _submit(self, jobs: List[Any]) -> None:
         groups: Dict[tuple, list] = {}
-        for job, report in items:
+        for job in jobs:
             orphan = self._orphans.pop(job.eval_hash, None)
             if orphan is not None:  # a crashed scheduler's element computes (or computed) it
                 array, index = orphan
-                array.elements.setdefault(index, []).append((job, report))
+                array.elements.setdefault(index, []).append(job)
                 continue
             try:
                 flags = slurm.resource_flags({**self.options, **job.task.task_options})
             except ValueError as error:
-                report([(job, False, ValueError(f"{job.task.fullname}: {error}"))])
+                self._fail([job], ValueError(f"{job.task.fullname}: {error}"))
                 continue
-            groups.setdefault(flags, []).append((job, report))
+            groups.setdefault(flags, []).append(job)
         for flags, group in groups.items():
             self._submit_array(flags, group)
 
     def _submit_array(self, flags: tuple, items: list) -> None:
         # Functions first: a task that cannot travel fails its jobs and leaves the others.
         definitions, unshippable = [], set()
-        for task_hash, task in {job.task.hash: job.task for job, _ in items}.items():
+        for task_hash, task in {job.task.hash: job.task for job in items}.items():
             definition = (task_hash, task.fullname, *task_definition(task))
             try:
                 ship(definition)
@@ -169,8 +186,8 @@ class SlurmExecutor(Executor):
             except Exception:
                 unshippable.add(task_hash)
         if unshippable:
-            items = [(job, report) for job, report in items
-                     if job.task.hash not in unshippable or not _fail_unshippable(job, report)]
+            items = [job for job in items
+                     if job.task.hash not in unshippable or not self._fail_unshippable(job)]
         if not items:
             return
         per = self.jobs_per_element or math.ceil(len(items) / self.max_elements)
@@ -182,8 +199,7 @@ class SlurmExecutor(Executor):
             chunk = items[start:start + per]
             data = _ship_jobs(chunk)
             if data is None:  # find the argument that cannot travel, fail its job, send the rest
-                chunk = [(job, report) for job, report in chunk
-                         if not _fail_unshippable(job, report)]
+                chunk = [job for job in chunk if not self._fail_unshippable(job)]
                 data = _ship_jobs(chunk) if chunk else None
             if data is None:
                 continue
@@ -204,9 +220,7 @@ class SlurmExecutor(Executor):
         try:
             slurm_id = slurm.sbatch(script)
         except SlurmError as error:
-            for chunk in elements.values():
-                for job, report in chunk:
-                    report([(job, False, error)])
+            self._fail([job for chunk in elements.values() for job in chunk], error)
             shutil.rmtree(folder, ignore_errors=True)
             return
         with open(os.path.join(folder, "owner"), "w") as out:
@@ -247,18 +261,16 @@ class SlurmExecutor(Executor):
                 _, _, _, results = pickle.load(result)
         except FileNotFoundError:
             return False
-        waiting = {job.eval_hash: (job, report) for job, report in array.elements.pop(index)}
-        by_report: Dict[Any, list] = {}
+        waiting = {job.eval_hash: job for job in array.elements.pop(index)}
+        records = []
         for key, ok, value, tb in results:
-            found = waiting.get(key)
-            if found is None:
+            job = waiting.get(key)
+            if job is None:
                 continue  # an adopted element computed more than this run asks for
-            job, report = found
             if not ok and tb:
                 value.__cause__ = RemoteTraceback(tb)
-            by_report.setdefault(report, []).append((job, ok, value))
-        for report, records in by_report.items():
-            report(records)
+            records.append((job, ok, value))
+        self._outstanding.report(records)
         self._show_log(array, index)
         for name in (f"chunk_{index}.pkl", f"result_{index}.pkl", f"log_{index}.out"):
             _remove(os.path.join(array.folder, name))
@@ -273,19 +285,29 @@ class SlurmExecutor(Executor):
         error = SlurmError(
             f"Slurm array element {array.slurm_id}_{index} ended without results "
             f"({state or 'VANISHED'}: {how}); log {log}: {_tail(log)}")
-        again = []
-        for job, report in items:
+        again, failed = [], []
+        for job in items:
             attempts = self._attempts.get(job.eval_hash, 0)
             allowed = job.task.get_option("retries", self.retries)
             if array.adopted or attempts < allowed:
                 if not array.adopted:
                     self._attempts[job.eval_hash] = attempts + 1
-                again.append((job, report))
+                again.append(job)
             else:
-                report([(job, False, error)])
+                failed.append(job)
+        self._fail(failed, error)
         _remove(os.path.join(array.folder, f"chunk_{index}.pkl"))
         if again:
             self._submit(again)
+
+    def _fail(self, jobs: List[Any], error: Exception) -> None:
+        self._outstanding.report([(job, False, error) for job in jobs])
+
+    def _fail_unshippable(self, job: Any) -> bool:
+        error = pickling_problem(job)
+        if error is not None:
+            self._fail([job], error)
+        return error is not None
 
     def _clean(self, array: _Array) -> None:
         """Remove an array's folder once no chunk of it is left to run or to adopt."""
@@ -335,16 +357,9 @@ class SlurmExecutor(Executor):
 def _ship_jobs(chunk: list) -> Optional[bytes]:
     """One element's jobs for the worker, or None if something in them cannot be pickled."""
     try:
-        return ship([(job.eval_hash, job.task.hash, job.args, job.kwargs) for job, _ in chunk])
+        return ship([(job.eval_hash, job.task.hash, job.args, job.kwargs) for job in chunk])
     except Exception:
         return None
-
-
-def _fail_unshippable(job: Any, report: Report) -> bool:
-    error = pickling_problem(job)
-    if error is not None:
-        report([(job, False, error)])
-    return error is not None
 
 
 def _alive(pid: int) -> bool:

@@ -1,0 +1,38 @@
+"""The reliability suite: faults, load and bad input (`pytest -m reliability`).
+
+Its randomized parts are bounded for CI; `REDUN_FAST_RELIABILITY_LONG=1` runs them longer
+(more seeds, bigger workflows) on a machine with time to spare.
+"""
+import os
+import subprocess
+
+import pytest
+
+LONG = os.environ.get("REDUN_FAST_RELIABILITY_LONG") == "1"
+
+
+def scaled(ci: int, long: int) -> int:
+    return long if LONG else ci
+
+
+def pytest_collection_modifyitems(items):
+    here = os.path.dirname(__file__)
+    for item in items:
+        if str(item.fspath).startswith(here):
+            item.add_marker(pytest.mark.reliability)
+
+
+def slurm_cluster_up() -> bool:
+    try:
+        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def require_slurm() -> None:
+    """Skip without a cluster, unless CI demands one (REDUN_FAST_REQUIRE_SLURM=1)."""
+    if slurm_cluster_up():
+        return
+    if os.environ.get("REDUN_FAST_REQUIRE_SLURM") == "1":
+        raise RuntimeError("no Slurm cluster answers; start one with slurm/start-local-cluster.sh")
+    pytest.skip("no Slurm cluster: start one with slurm/start-local-cluster.sh")

@@ -1,0 +1,79 @@
+"""An executor whose own thread fails (a bug in redun_fast) fails the jobs it held, each once,
+and the run ends with an error instead of waiting forever; the next run starts afresh."""
+import pytest
+
+from redun_fast import Scheduler, task
+from redun_fast.executors.base import ExecutorError
+from redun_fast.executors.processes import ProcessExecutor
+
+from .conftest import require_slurm
+
+redun_namespace = "reliability.threads"
+
+
+@task
+def square(x):
+    return x * x
+
+
+@task
+def total(values):
+    return sum(values)
+
+
+def break_once(executor, method):
+    """Make `executor.method` raise the first time it is called while it holds jobs."""
+    original = getattr(executor, method)
+    calls = []
+
+    def broken(*args, **kwargs):
+        if len(executor._outstanding) and "broken" not in calls:
+            calls.append("broken")
+            raise RuntimeError("injected fault")
+        calls.append("worked")
+        return original(*args, **kwargs)
+
+    setattr(executor, method, broken)
+    return calls
+
+
+def check_failure_then_recovery(scheduler, executor, n):
+    reported = []
+    real_report = executor._outstanding.__class__.report
+
+    def counting(self, records):  # every record that reaches the scheduler, to count them
+        before = len(self._jobs)
+        real_report(self, records)
+        reported.append(before - len(self._jobs))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(executor._outstanding.__class__, "report", counting)
+        with pytest.raises(ExecutorError, match="executor's thread failed.*injected fault"):
+            scheduler.run(total([square(i) for i in range(n)]))
+    assert sum(reported) <= n  # no job reported twice
+    # The pool restarts; committed squares are reused, the rest run now.
+    assert scheduler.run(total([square(i) for i in range(n)])) == sum(i * i for i in range(n))
+
+
+@pytest.mark.timeout(120)
+def test_process_pool_thread_failure_fails_its_jobs(tmp_path):
+    executor = ProcessExecutor(max_workers=2)
+    with Scheduler(executor=executor, cache_dir=str(tmp_path / "cache")) as scheduler:
+        executor.start()
+        calls = break_once(executor, "_received")
+        check_failure_then_recovery(scheduler, executor, 200)
+        assert "broken" in calls and calls[-1] == "worked"
+
+
+@pytest.mark.slurm
+@pytest.mark.timeout(180)
+def test_slurm_thread_failure_fails_its_jobs(tmp_path):
+    require_slurm()
+    from redun_fast.slurm import SlurmExecutor
+
+    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"), poll_interval=0.3)
+    with Scheduler(executor=executor, cache_dir=str(tmp_path / "cache")) as scheduler:
+        executor.start()
+        calls = break_once(executor, "_poll")
+        check_failure_then_recovery(scheduler, executor, 30)
+        assert "broken" in calls and calls[-1] == "worked"
