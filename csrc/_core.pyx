@@ -21,6 +21,8 @@ import xxhash
 cdef object _xxh3_128 = xxhash.xxh3_128_digest
 
 DEF MAX_DEPTH = 2000
+TOO_DEEP = (f"a value is nested deeper than {MAX_DEPTH} levels, or contains itself: pass "
+            "flatter data (a list of records rather than a chain of nested ones)")
 DEF NAN_BITS = 0x7FF8000000000000
 
 
@@ -106,7 +108,7 @@ cdef class Encoder:
         cdef double d
         cdef uint64_t bits
         if depth > MAX_DEPTH:
-            raise RecursionError(f"value is nested deeper than {MAX_DEPTH} levels")
+            raise RecursionError(TOO_DEEP)
         if obj is None:
             return self.tag(b"N")
         if cls is bool:

@@ -11,6 +11,12 @@ from redun_fast._core import eval_digest, hash_value
 from redun_fast.expression import Expression, TaskExpression
 
 DEF MAX_DEPTH = 2000
+TOO_DEEP = (f"a value is nested deeper than {MAX_DEPTH} levels, or contains itself: pass "
+            "flatter data (a list of records rather than a chain of nested ones)")
+
+
+class ExpressionCycleError(ValueError):
+    """An expression is among its own arguments, so it can never be evaluated."""
 
 cdef object _is_dataclass = dataclasses.is_dataclass
 cdef object _fields = dataclasses.fields
@@ -31,7 +37,7 @@ cdef list _dataclass_items(object value):
 cdef int _find(object value, list found, int depth) except -1:
     cdef type cls = type(value)
     if depth > MAX_DEPTH:
-        raise RecursionError(f"value is nested deeper than {MAX_DEPTH} levels")
+        raise RecursionError(TOO_DEEP)
     if cls is list or cls is tuple or cls is set or cls is frozenset:
         for item in value:
             if not _opaque(item):
@@ -74,7 +80,7 @@ cdef object _replace(object value, dict nodes, int depth):
     if _opaque(value):
         return value
     if depth > MAX_DEPTH:
-        raise RecursionError(f"value is nested deeper than {MAX_DEPTH} levels")
+        raise RecursionError(TOO_DEEP)
     if isinstance(value, Expression):
         return nodes[id(value)].value
     if cls is dict:
@@ -133,6 +139,7 @@ def hash_tree(root):
     """
     cdef list stack = [root]
     cdef list pending
+    cdef set opened = set()  # ids of expressions whose children are on the stack above them
     while stack:
         expr = stack[-1]
         if expr._hash is not None:
@@ -142,8 +149,19 @@ def hash_tree(root):
         content = (expr.args, expr.kwargs) if plain_call else expr._hash_content()
         pending = [child for child in find_expressions(content, []) if child._hash is None]
         if pending:
+            # Everything above an opened expression descends from it: meeting one again is a cycle.
+            for child in pending:
+                if id(child) in opened:
+                    task = getattr(child, "task", None)
+                    raise ExpressionCycleError(
+                        f"a call of {task.fullname if task else type(child).__name__} is "
+                        "among its own arguments (a list, dict or set passed to it was changed "
+                        "to hold the call afterwards), so it can never be evaluated; build each "
+                        "argument completely before passing it to the task")
+            opened.add(id(expr))
             stack.extend(pending)
             continue
+        opened.discard(id(expr))
         # A call's hash is the eval hash of that call: the encoder's fast path, and it already
         # names the task and its arguments.
         expr._hash = (eval_digest(expr.task.digest, expr.args, expr.kwargs).hex() if plain_call

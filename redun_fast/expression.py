@@ -29,7 +29,9 @@ class Expression:
     __hash__ = object.__hash__
 
     def __bool__(self) -> bool:
-        raise TypeError("Expressions cannot be coerced to bool.")
+        raise TypeError(
+            "Expressions cannot be coerced to bool. Its value is known only once the scheduler "
+            "has run it: branch inside a task, or use cond(predicate, then, otherwise)")
 
     def __iter__(self):
         raise TypeError("Expressions of unknown length cannot be iterated.")

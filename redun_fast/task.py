@@ -7,9 +7,11 @@ import inspect
 import re
 import sys
 import textwrap
+import warnings
 from typing import Any, Callable, Dict, Optional
 
 from redun_fast._core import hash_value
+from redun_fast.resources import SLURM_OPTIONS, resource_flags
 from redun_fast.expression import TaskExpression
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -29,6 +31,19 @@ def namespace(name: Optional[str] = None) -> None:
     _current_namespace = name or ""
 
 
+def _user_stacklevel() -> int:
+    """The warnings stacklevel of the first caller outside this module (the @task line)."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        level += 1
+        frame = frame.f_back
+    return level
+
+
+class TaskNameClashWarning(UserWarning):
+    """Two modules define tasks with the same full name."""
+
+
 class TaskRegistry:
     """Every task defined in this process, by full name (the newest wins) and by hash."""
 
@@ -37,6 +52,16 @@ class TaskRegistry:
         self._by_hash: Dict[str, "Task"] = {}
 
     def add(self, task: "Task") -> None:
+        old = self._by_name.get(task.fullname)
+        if old is not None and old.__module__ != task.__module__:
+            # Redefining in the same module (a notebook cell run twice) is normal; two modules
+            # with one name is a mistake that would mix their rows in logs and status tables.
+            warnings.warn(TaskNameClashWarning(
+                f"task {task.fullname} is defined in module {old.__module__} and again in "
+                f"{task.__module__}; their results are cached apart, but logs, status tables "
+                f"and lookups by name cannot tell them apart (the newest wins). Give one of the "
+                f"modules a namespace: redun_namespace = \"...\" at its top, or "
+                f"@task(namespace=...)"), stacklevel=_user_stacklevel())
         self._by_name[task.fullname] = task
         self._by_hash[task.hash] = task
 
@@ -88,6 +113,11 @@ def _check_options(options: Dict[str, Any]) -> None:
             raise ValueError(
                 f"task option {key}={options[key]!r} must be a {kind.__name__}"
             )
+    # Resources are checked now, not when the first job reaches Slurm hours later.
+    try:
+        resource_flags({key: options[key] for key in SLURM_OPTIONS if key in options})
+    except ValueError as error:
+        raise ValueError(f"task option {error}") from None
 
 
 def get_func_source(func: Callable) -> str:

@@ -89,6 +89,8 @@ def test_invalid_namespace(bad):
         namespace(bad)
 
 
+# One task name in several modules, on purpose: the clash warning is tested in reliability/.
+@pytest.mark.filterwarnings("ignore::redun_fast.task.TaskNameClashWarning")
 def test_hash_follows_source_and_version_pins_it(tmp_path):
     def define(name, body, version=None):
         version_arg = f", version={version!r}" if version else ""

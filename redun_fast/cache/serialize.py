@@ -10,6 +10,12 @@ class SerializationError(TypeError):
 def dumps(value: Any, task_name: str) -> bytes:
     try:
         return pickle.dumps(value, protocol=5)
+    except RecursionError as error:
+        raise SerializationError(
+            f"result of {task_name} is nested too deeply to store ({error}): a "
+            f"{type(value).__qualname__} whose nesting exceeds Python's recursion limit; return "
+            "flatter data, e.g. a list of calls combined by one task, rather than a long chain"
+        ) from error
     except Exception as error:
         raise SerializationError(
             f"result of {task_name} is not picklable: {type(value).__module__}."

@@ -22,6 +22,7 @@ from redun_fast.config import default_cache_dir
 from redun_fast.executors.base import Executor, Outstanding, Report, thread_failed
 from redun_fast.executors.processes import RemoteTraceback
 from redun_fast.executors.shipping import pickling_problem, ship, task_definition
+from redun_fast.resources import resource_flags
 from redun_fast.slurm import sbatch as slurm
 from redun_fast.slurm.sbatch import FAILED_STATES, SlurmError
 
@@ -56,7 +57,7 @@ class SlurmExecutor(Executor):
                  max_elements: int = 200, max_array_size: int = 1000,
                  parallelism: Optional[int] = None, poll_interval: float = 1.0,
                  submit_delay: float = 0.2, retries: int = 0, **options: Any) -> None:
-        slurm.resource_flags(options)  # a bad default is an error now, not at the first job
+        resource_flags(options)  # a bad default is an error now, not at the first job
         self.staging_dir = os.path.abspath(
             staging_dir or os.path.join(default_cache_dir(), "slurm"))
         self.jobs_per_element = jobs_per_element
@@ -167,7 +168,7 @@ class SlurmExecutor(Executor):
                 array.elements.setdefault(index, []).append(job)
                 continue
             try:
-                flags = slurm.resource_flags({**self.options, **job.task.task_options})
+                flags = resource_flags({**self.options, **job.task.task_options})
             except ValueError as error:
                 self._fail([job], ValueError(f"{job.task.fullname}: {error}"))
                 continue
