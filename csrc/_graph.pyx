@@ -450,6 +450,8 @@ cdef class ReductionCore:
                 to_run.append(job)
                 continue
             try:
+                if type(data) is not bytes:  # the store found the entry damaged
+                    raise data
                 result = job.args[0].eval() if job.task is self.root_task else _loads(data)
             except Exception as error:  # e.g. the class of a cached value was renamed since
                 self.unreadable(job, error)

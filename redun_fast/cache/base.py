@@ -4,7 +4,7 @@ The scheduler serializes results; a store keeps bytes. `commit` writes one tick'
 job records and (optionally) its execution record atomically, so a crash loses at most the
 last uncommitted tick and never leaves a result without its record.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from redun_fast.cache.records import ExecutionRecord, JobRecord
 
@@ -14,8 +14,9 @@ class CacheError(RuntimeError):
 
 
 class ResultStore:
-    def lookup(self, keys: Sequence[bytes]) -> List[Optional[bytes]]:
-        """The serialized result for each eval hash, or None where there is none."""
+    def lookup(self, keys: Sequence[bytes]) -> List[Any]:
+        """The serialized result (bytes) for each eval hash: None where there is none, a
+        CacheError where the stored entry is damaged (the job then runs again)."""
         raise NotImplementedError
 
     def commit(

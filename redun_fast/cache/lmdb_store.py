@@ -13,11 +13,12 @@ one store safe, and readers never block. The map starts small and doubles when f
 import io
 import os
 import pickle
+import resource
 import struct
 import threading
 import uuid
 import zlib
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import lmdb
 import xxhash
@@ -43,9 +44,26 @@ def _acquire_env(path: str, map_size: int, sync: bool) -> "lmdb.Environment":
         if entry is None:
             env = lmdb.open(path, map_size=map_size, max_dbs=len(_DATABASES), sync=sync,
                             metasync=sync, max_readers=256)
+            try:
+                _check_complete(env, path)
+            except CacheError:
+                env.close()
+                raise
             entry = _open_envs[path] = [env, 0]
         entry[1] += 1
         return entry[0]
+
+
+def _check_complete(env: "lmdb.Environment", path: str) -> None:
+    """Refuse a data file shorter than the pages its header refers to: reading those pages
+    would kill the process with SIGBUS. (LMDB never shortens its file; a partial copy does.)"""
+    needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+    actual = os.path.getsize(os.path.join(path, "data.mdb"))
+    if actual < needed:
+        raise CacheError(
+            f"the cache at {path} is truncated: data.mdb holds {actual:,} bytes of the "
+            f"{needed:,} it refers to (a partial copy?); restore a complete copy, or remove the "
+            "folder to start an empty cache")
 
 
 def _release_env(path: str) -> None:
@@ -76,6 +94,7 @@ class LmdbStore(ResultStore):
             )
         try:
             os.makedirs(self.path, exist_ok=True)
+            _check_writable(self.path)
             self.env = _acquire_env(self.path, map_size, sync)
             self._db = {name.decode(): self.env.open_db(name) for name in _DATABASES}
         except (OSError, lmdb.Error) as error:
@@ -103,7 +122,7 @@ class LmdbStore(ResultStore):
             except lmdb.MapResizedError:  # another process grew the map: adopt its size
                 self.env.set_mapsize(0)
             except lmdb.Error as error:
-                raise CacheError(f"cannot write the cache at {self.path}: {error}") from error
+                raise CacheError(_write_failure(self.path, error)) from error
 
     def commit(
         self,
@@ -163,7 +182,7 @@ class LmdbStore(ResultStore):
                         out.append(row[1:])
                     else:
                         stored = txn.get(row[1:], db=values)
-                        out.append(None if stored is None else _decode_value(stored))
+                        out.append(_decode_value(stored, row[1:]))
                 else:
                     out.append(None)
             return out
@@ -252,6 +271,38 @@ def _execution_key(execution: ExecutionRecord) -> bytes:
     return struct.pack(">Q", int(execution.start * 1e6)) + uuid.UUID(execution.id).bytes
 
 
+def _check_writable(path: str) -> None:
+    """The scheduler writes every result: a cache it cannot write is an error up front."""
+    for name in ("", "data.mdb", "lock.mdb"):
+        target = os.path.join(path, name)
+        if os.path.exists(target) and not os.access(target, os.W_OK):
+            raise CacheError(
+                f"the cache at {path} is read-only ({target} is not writable by this user, or "
+                "its filesystem is mounted read-only); redun_fast must write there: fix its "
+                "permissions, or choose another cache_dir / --cache-dir")
+
+
+def _write_failure(path: str, error: Exception) -> str:
+    text = str(error)
+    if any(sign in text for sign in ("No space left", "File too large", "Disk quota")) or (
+            "Input/output error" in text and _out_of_room(path)):  # LMDB's word for a short write
+        return (f"cannot write the cache at {path}: {text}. The disk (or a file-size or quota "
+                "limit) is full; results committed so far are intact and a rerun reuses them. "
+                "Free some space (`redun_fast cache prune --older-than DAYS` helps) or choose "
+                "another cache_dir / --cache-dir")
+    return f"cannot write the cache at {path}: {text}"
+
+
+def _out_of_room(path: str, margin: int = 16 << 20) -> bool:
+    """Is the filesystem, or this process's file-size limit, within `margin` bytes of full?"""
+    stat = os.statvfs(path)
+    if stat.f_bavail * stat.f_frsize < margin:
+        return True
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    size = os.path.getsize(os.path.join(path, "data.mdb"))
+    return limit != resource.RLIM_INFINITY and size + margin > limit
+
+
 def _encode_value(data: bytes) -> bytes:
     if len(data) >= COMPRESS_MIN:
         packed = zlib.compress(data, 3)
@@ -260,8 +311,16 @@ def _encode_value(data: bytes) -> bytes:
     return b"p" + data
 
 
-def _decode_value(stored: bytes) -> bytes:
-    return zlib.decompress(stored[1:]) if stored[:1] == b"z" else stored[1:]
+def _decode_value(stored: Optional[bytes], key: bytes) -> Any:
+    """A value's pickle, or a CacheError if the entry is damaged (it is then computed again)."""
+    if stored is None:
+        return CacheError(f"the value {key.hex()[:16]} that a result refers to is missing")
+    if stored[:1] == b"z":
+        try:
+            return zlib.decompress(stored[1:])
+        except zlib.error as error:
+            return CacheError(f"the stored value {key.hex()[:16]} is damaged ({error})")
+    return stored[1:]
 
 
 def _dumps_flat(records: list) -> bytes:
