@@ -244,7 +244,12 @@ class ProcessExecutor(Executor):
             if items:
                 self._send(worker, items)
             return
-        send_message(worker.conn, data)
+        try:
+            send_message(worker.conn, data)
+        except OSError:  # the worker died (its pipe broke) before it could take the batch
+            with self._lock:
+                self._pending.extendleft(reversed(items))
+            return self._died(worker)
         worker.known.update(definition[0] for definition in definitions)
         worker.inflight[batch_id] = items
         self.batches_sent += 1

@@ -281,7 +281,7 @@ class SlurmExecutor(Executor):
     def _element_failed(self, array: _Array, index: int, state: Optional[str]) -> None:
         items = array.elements.pop(index)
         how = slurm.explain(array.slurm_id, index) if state is not None else (
-            "it is no longer in Slurm's queue")
+            "it left Slurm's queue: cancelled before it started, or purged by the controller")
         log = os.path.join(array.folder, f"log_{index}.out")
         error = SlurmError(
             f"Slurm array element {array.slurm_id}_{index} ended without results "
