@@ -106,8 +106,6 @@ def test_scheduler_killed_at_random_moments(tmp_path, seed):
         run.check()
     run.finish()
     assert run.kills >= 1
-    print(f"seed {seed}: {run.kills} elements cancelled, {run.rerun_after_commit} committed "
-          "jobs run again")
     print(f"seed {seed}: {run.kills} kills survived, {run.runs} runs, "
           f"{run.rerun_after_commit} committed jobs run again")
 
