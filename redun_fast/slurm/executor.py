@@ -312,6 +312,8 @@ class SlurmExecutor(Executor):
 
     def _clean(self, array: _Array) -> None:
         """Remove an array's folder once no chunk of it is left to run or to adopt."""
+        if array.folder not in self._arrays:
+            return  # already removed (its last element was collected during this poll)
         if array.elements or any(name.startswith("chunk_") for name in os.listdir(array.folder)):
             return
         logs = [name for name in os.listdir(array.folder) if name.startswith("log_")]

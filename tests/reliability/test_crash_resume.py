@@ -156,23 +156,20 @@ def slurm_elements(name_prefix="redun_fast-"):
 def test_slurm_elements_cancelled_at_random_moments(tmp_path, seed):
     require_slurm()
     rng = random.Random(seed)
-    run = Resumable(tmp_path, n=2000, spin=0.002, executor="slurm")
-    proc = run.start()
-    cancelled = []
-    deadline = time.time() + 60
-    while len(cancelled) < scaled(4, 10) and proc.poll() is None and time.time() < deadline:
-        time.sleep(rng.uniform(0.1, 0.6))
+    run = Resumable(tmp_path, n=2000, spin=0.002, executor="slurm")  # 20 elements of 100 jobs
+    for _ in range(scaled(3, 6)):
+        proc = run.start()
+        time.sleep(rng.uniform(0.5, 5.0))
         elements = slurm_elements()
-        if elements:
+        if elements and proc.poll() is None:
             array, index = rng.choice(elements)
             subprocess.run(["scancel", f"{array}_{index}"], capture_output=True, timeout=30)
-            cancelled.append((array, index))
-    run.kills = len(cancelled)
-    out, err = proc.communicate(timeout=600)
-    # A cancelled element fails its jobs (no retries here), and so the run; the rerun resumes.
-    assert proc.returncode == 0 or re.search(
-        r"SlurmError: .* ended without results \((CANCELLED|VANISHED)", err), err[-2000:]
-    run.check()
+            run.kills += 1
+        out, err = proc.communicate(timeout=600)
+        # A cancelled element fails its jobs (no retries here), and so the run.
+        assert proc.returncode == 0 or re.search(
+            r"SlurmError: .* ended without results \((CANCELLED|VANISHED)", err), err[-2000:]
+        run.check()
     run.finish()
     assert run.kills >= 1
     print(f"seed {seed}: {run.kills} elements cancelled, {run.rerun_after_commit} committed "

@@ -56,7 +56,12 @@ if __name__ == "__main__":
     parser.add_argument("--start", type=int, default=0)
     parser.add_argument("--spin", type=float, default=0.0)
     args = parser.parse_args()
-    scheduler = Scheduler(cache_dir=args.cache_dir, executor=args.executor)
+    executor = args.executor
+    if executor == "slurm":  # few elements: each one starts a Python, which costs a core-second
+        from redun_fast.slurm import SlurmExecutor
+        executor = SlurmExecutor(staging_dir=os.path.join(args.cache_dir, "slurm"),
+                                 max_elements=20, poll_interval=0.5)
+    scheduler = Scheduler(cache_dir=args.cache_dir, executor=executor)
     scheduler.logger.setLevel(logging.WARNING)
     result = scheduler.run(main(args.start, args.n, args.size, args.spin))
     counts = scheduler.job_counts.get("wf.work")
