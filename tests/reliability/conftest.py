@@ -36,3 +36,15 @@ def require_slurm() -> None:
     if os.environ.get("REDUN_FAST_REQUIRE_SLURM") == "1":
         raise RuntimeError("no Slurm cluster answers; start one with slurm/start-local-cluster.sh")
     pytest.skip("no Slurm cluster: start one with slurm/start-local-cluster.sh")
+
+
+@pytest.fixture
+def slurm_scheduler(tmp_path):
+    """A Scheduler on the local Slurm cluster, with its executor: (scheduler, executor)."""
+    require_slurm()
+    from redun_fast import Scheduler
+    from redun_fast.slurm import SlurmExecutor
+
+    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"), poll_interval=0.3)
+    with Scheduler(executor=executor, cache_dir=str(tmp_path / "cache")) as scheduler:
+        yield scheduler, executor

@@ -16,8 +16,6 @@ from redun_fast.cache.serialize import SerializationError
 from redun_fast.reduction import SchedulerError
 from redun_fast.task import TaskNameClashWarning
 
-from .conftest import require_slurm
-
 redun_namespace = "reliability.bad_input"
 
 
@@ -241,18 +239,16 @@ def test_argument_that_cannot_travel_to_a_worker(pool):
 
 @pytest.mark.slurm
 @pytest.mark.timeout(180)
-def test_slurm_rejections_are_surfaced(tmp_path):
-    require_slurm()
-    from redun_fast.slurm import SlurmError, SlurmExecutor
+def test_slurm_rejections_are_surfaced(slurm_scheduler):
+    from redun_fast.slurm import SlurmError
 
-    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"), poll_interval=0.3)
-    with Scheduler(executor=executor, cache_dir=str(tmp_path / "cache")) as scheduler:
-        scheduler.logger.setLevel(logging.CRITICAL)
-        # Options the cluster rejects: sbatch's own words reach the user.
-        with pytest.raises(SlurmError, match=r"sbatch: error: .*[Pp]artition"):
-            scheduler.run(ident.options(partition="no_such_partition")(1))
-        with pytest.raises(ValueError, match=r"unknown Slurm option\(s\) colour"):
-            scheduler.run(ident.options(colour="blue")(2))
-        with pytest.raises(TypeError, match=r"closure_with_lock cannot be sent to another process"):
-            scheduler.run(make_closure(threading.Lock())(1))
-        assert scheduler.run(make_closure()(1)) == 11  # a closure without a lock travels
+    scheduler, _ = slurm_scheduler
+    scheduler.logger.setLevel(logging.CRITICAL)
+    # Options the cluster rejects: sbatch's own words reach the user.
+    with pytest.raises(SlurmError, match=r"sbatch: error: .*[Pp]artition"):
+        scheduler.run(ident.options(partition="no_such_partition")(1))
+    with pytest.raises(ValueError, match=r"unknown Slurm option\(s\) colour"):
+        scheduler.run(ident.options(colour="blue")(2))
+    with pytest.raises(TypeError, match=r"closure_with_lock cannot be sent to another process"):
+        scheduler.run(make_closure(threading.Lock())(1))
+    assert scheduler.run(make_closure()(1)) == 11  # a closure without a lock travels

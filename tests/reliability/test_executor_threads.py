@@ -6,8 +6,6 @@ from redun_fast import Scheduler, task
 from redun_fast.executors.base import ExecutorError
 from redun_fast.executors.processes import ProcessExecutor
 
-from .conftest import require_slurm
-
 redun_namespace = "reliability.threads"
 
 
@@ -67,13 +65,9 @@ def test_process_pool_thread_failure_fails_its_jobs(tmp_path):
 
 @pytest.mark.slurm
 @pytest.mark.timeout(180)
-def test_slurm_thread_failure_fails_its_jobs(tmp_path):
-    require_slurm()
-    from redun_fast.slurm import SlurmExecutor
-
-    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"), poll_interval=0.3)
-    with Scheduler(executor=executor, cache_dir=str(tmp_path / "cache")) as scheduler:
-        executor.start()
-        calls = break_once(executor, "_poll")
-        check_failure_then_recovery(scheduler, executor, 30)
-        assert "broken" in calls and calls[-1] == "worked"
+def test_slurm_thread_failure_fails_its_jobs(slurm_scheduler):
+    scheduler, executor = slurm_scheduler
+    executor.start()
+    calls = break_once(executor, "_poll")
+    check_failure_then_recovery(scheduler, executor, 30)
+    assert "broken" in calls and calls[-1] == "worked"
