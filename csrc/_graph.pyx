@@ -7,6 +7,8 @@ or `fail(node, error)`, and its parents hear of it in `propagate`. Jobs are node
 eval hash, waiting for the expressions inside the task's result. reduction.py drives this
 core: the loop, the cache, the executors and the logs.
 """
+cimport cython
+
 import pickle
 import random
 import traceback
@@ -16,7 +18,8 @@ from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 from redun_fast._core import HashError, eval_digest, hash_value
 from redun_fast._nested import find_expressions, substitute
 from redun_fast.cache.serialize import SerializationError, dumps, loads
-from redun_fast.expression import LAZY_OPERATIONS, SchedulerExpression, SimpleExpression
+from redun_fast.expression import (LAZY_OPERATIONS, SchedulerExpression, SimpleExpression,
+                                   TaskExpression)
 
 cdef object _loads = loads
 
@@ -49,6 +52,7 @@ cdef inline bint _scalar(object value):
             or value is None)
 
 
+@cython.no_gc
 cdef class Node:
     cdef public list parents
     cdef public int waiting
@@ -72,7 +76,14 @@ cdef class Node:
     cpdef child_failed(self, ReductionCore reduction, object error):
         reduction.fail(self, error)
 
+    cpdef release(self):
+        """Drop every reference to other nodes and values (see ReductionCore.release)."""
+        self.parents = None
+        self.template = None
+        self.value = None
 
+
+@cython.no_gc
 cdef class Job(Node):
     """One call of a task with concrete arguments: the unit that is cached and executed."""
     cdef public object id  # shown as 16 hex digits; the logs show the first 8
@@ -92,6 +103,7 @@ cdef class Job(Node):
         self.status = -1
 
 
+@cython.no_gc
 cdef class TaskNode(Node):
     """A TaskExpression: waits for its arguments, then for the job of that call."""
     cdef public object expr
@@ -99,6 +111,10 @@ cdef class TaskNode(Node):
 
     def __init__(self, expr):
         self.expr = expr
+
+    cpdef release(self):
+        Node.release(self)
+        self.job = None
 
     cpdef start(self, ReductionCore reduction):
         cdef tuple args = self.expr.args
@@ -121,6 +137,7 @@ cdef class TaskNode(Node):
             reduction.finish(self, self.job.value)
 
 
+@cython.no_gc
 cdef class SimpleNode(Node):
     """A SimpleExpression (getitem, getattr, call, operators): computed in the scheduler."""
     cdef public object expr
@@ -146,6 +163,7 @@ cdef class SimpleNode(Node):
         reduction.wait_for(self, result)  # the result may be an expression, e.g. a task call
 
 
+@cython.no_gc
 cdef class CondNode(Node):
     """`cond(pred, then, [pred2, then2, ...] [otherwise])`: evaluates only what it needs."""
     cdef public object expr
@@ -177,6 +195,7 @@ cdef class CondNode(Node):
         reduction.wait_for(self, branch)
 
 
+@cython.no_gc
 cdef class CatchNode(Node):
     """`catch(expr, ErrorClass, recover, ...)`: on a matching error, evaluates `recover(error)`."""
     cdef public object expr
@@ -186,6 +205,10 @@ cdef class CatchNode(Node):
     def __init__(self, expr):
         self.expr = expr
         self.children = []
+
+    cpdef release(self):
+        Node.release(self)
+        self.children = None
 
     cpdef start(self, ReductionCore reduction):
         self.children = reduction.wait_for(self, self.expr.args[0])
@@ -206,6 +229,7 @@ cdef class CatchNode(Node):
         reduction.fail(self, error)
 
 
+@cython.no_gc
 cdef class SeqNode(Node):
     """`seq([a, b, c])`: evaluates a, then b, then c, one after the other; a list of values."""
     cdef public object expr
@@ -214,6 +238,10 @@ cdef class SeqNode(Node):
     def __init__(self, expr):
         self.expr = expr
         self.values = []
+
+    cpdef release(self):
+        Node.release(self)
+        self.values = None
 
     cpdef start(self, ReductionCore reduction):
         exprs = self.expr.args[0]
@@ -231,6 +259,7 @@ cdef class SeqNode(Node):
             reduction.wait_for(self, exprs[len(self.values)])
 
 
+@cython.no_gc
 cdef class CatchAllNode(Node):
     """`catch_all(exprs, ErrorClass, recover)`: lets every expression in `exprs` finish, then,
     if any raised, evaluates `recover(first_error)`."""
@@ -240,6 +269,10 @@ cdef class CatchAllNode(Node):
 
     def __init__(self, expr):
         self.expr = expr
+
+    cpdef release(self):
+        Node.release(self)
+        self.error = None
 
     cpdef start(self, ReductionCore reduction):
         reduction.wait_for(self, self.expr.args[0])
@@ -316,6 +349,24 @@ cdef class ReductionCore:
         self.new_jobs = []
         self.job_records = []
         self.job_number = random.getrandbits(64)
+
+    cpdef release(self):
+        """End of the run: drop the references between nodes and from nodes to values.
+
+        Nodes are not tracked by the garbage collector (tracking a million of them took a
+        tenth of a cached run), so no reference cycle through them may outlive the run: a
+        failed job's error, for one, holds its traceback, whose frames hold the job.
+        """
+        cdef Node node
+        for node in self.nodes.values():
+            node.release()
+        for node in self.jobs.values():
+            node.release()
+        for node in self.to_start:
+            node.release()
+        self.to_start = []
+        self.finished = []
+        self.new_jobs = []
 
     cpdef Node add_root(self, object expr):
         root = make_node(expr)
@@ -513,12 +564,16 @@ cdef class ReductionCore:
     cpdef request_job(self, TaskNode node, tuple args, dict kwargs):
         """Attach a task node whose arguments are concrete to the job of that call."""
         cdef Job job
-        task = node.expr.task
-        try:
-            eval_hash = eval_digest(task.digest, args, kwargs)
-        except (HashError, RecursionError) as error:
-            self.fail(node, argument_error(task, args, kwargs, error))
-            return
+        expr = node.expr
+        task = expr.task
+        # A plain call whose arguments held no expressions was hashed as exactly this call.
+        eval_hash = expr._hash if node.concrete and type(expr) is TaskExpression else None
+        if eval_hash is None:
+            try:
+                eval_hash = eval_digest(task.digest, args, kwargs)
+            except (HashError, RecursionError) as error:
+                self.fail(node, argument_error(task, args, kwargs, error))
+                return
         job = self.jobs.get(eval_hash)
         if job is None:
             self.job_number += 1

@@ -7,7 +7,7 @@ result, so it is compiled; the rules are the same as redun's.
 """
 import dataclasses
 
-from redun_fast._core import eval_digest, hash_value
+from redun_fast._core import eval_digest, value_digest
 from redun_fast.expression import Expression, TaskExpression
 
 DEF MAX_DEPTH = 2000
@@ -162,8 +162,8 @@ def hash_tree(root):
             stack.extend(pending)
             continue
         opened.discard(id(expr))
-        # A call's hash is the eval hash of that call: the encoder's fast path, and it already
-        # names the task and its arguments.
-        expr._hash = (eval_digest(expr.task.digest, expr.args, expr.kwargs).hex() if plain_call
-                      else hash_value(content))
+        # A call's hash is the eval hash of that call: the encoder's fast path, it already names
+        # the task and its arguments, and the job of the call reuses it (16 bytes, shared).
+        expr._hash = (eval_digest(expr.task.digest, expr.args, expr.kwargs) if plain_call
+                      else value_digest(content))
         stack.pop()

@@ -6,7 +6,7 @@ redun scheduler walkthrough, e.g. `TaskExpression('redun_notebook.add', (1, 2), 
 import operator
 from typing import Any, Callable, Dict
 
-from redun_fast._core import hash_value
+from redun_fast._core import value_digest
 
 
 class Expression:
@@ -17,7 +17,8 @@ class Expression:
     def __init__(self) -> None:
         self._hash = None
 
-    def __redun_hash__(self) -> str:
+    def __redun_hash__(self) -> bytes:
+        """The 16-byte hash of this expression (for a task call: the eval hash of the call)."""
         if self._hash is None:
             _hash_bottom_up(self)
         return self._hash
@@ -139,9 +140,9 @@ class QuotedExpression:
     def eval(self) -> Any:
         return self._expr
 
-    def __redun_hash__(self) -> str:
+    def __redun_hash__(self) -> bytes:
         if self._hash is None:
-            self._hash = hash_value(("QuotedExpression", self._expr))
+            self._hash = value_digest(("QuotedExpression", self._expr))
         return self._hash
 
     def __repr__(self) -> str:

@@ -127,25 +127,28 @@ class Scheduler:
         except BaseException as error:  # Ctrl-C or a scheduler error: keep what finished
             _stop_executors(self.executors)
             reduction.flush_store()
+            reduction.release()
             self._end(execution, reduction, "failed", error)
             raise
         failed = root.state == FAILED_STATE
         stopped = root.state == PENDING_STATE  # a dry run stops where jobs would run
+        value = root.value
+        reduction.release()  # the graph's nodes are not garbage-collected: unlink them
         state = "dryrun" if stopped else "failed" if failed else "done"
-        self._end(execution, reduction, state, root.value if failed else None)
+        self._end(execution, reduction, state, value if failed else None)
         self.log_status()
         self.log(f"Execution duration: {time.time() - execution.start:.2f} seconds")
         if stopped:
             self.log("Dryrun: Additional jobs would run.")
             raise DryRunResult(reduction.would_run)
         if failed:
-            error = root.value
+            error = value
             self.log("*** Execution failed. Traceback (most recent task last):")
             for line in traceback.format_exception(type(error), error, error.__traceback__):
                 for part in line.rstrip("\n").split("\n"):
                     self.log(part)
             raise error
-        return root.value
+        return value
 
     def _end(self, execution, reduction: Reduction, state: str, error: Any) -> None:
         """Add the run's job counts to this scheduler's and record how the execution ended."""

@@ -93,4 +93,4 @@ def test_expression_hash_is_structural_and_shallow_for_deep_chains():
     chain = value(0)
     for _ in range(20000):
         chain = chain + 1
-    assert len(chain.__redun_hash__()) == 32
+    assert len(chain.__redun_hash__()) == 16

@@ -1,4 +1,6 @@
 """The reduction loop: nested values, deduplication, caching rules, failures, cond and catch."""
+import gc
+import weakref
 import collections
 import dataclasses
 import logging
@@ -272,3 +274,28 @@ def test_status_table_layout(caplog):
         "| sched.boom            0       0       1       0       0       1",
         "| sched.inc             0       0       0       0       1       1",
     ]
+
+
+class Sentinel:
+    """An argument whose life tells whether a run's graph was freed."""
+
+    def __redun_hash__(self):
+        return "sentinel"
+
+
+@task
+def fails_with(sentinel):
+    raise ValueError("boom")
+
+
+@pytest.mark.parametrize("executor", ["inline", "threads"])
+def test_a_failed_run_leaves_no_graph_behind(executor):
+    # Graph nodes are not garbage-collected; a failed job's error holds its traceback, whose
+    # frames hold the job: the run must unlink them, or every failed run would leak its graph.
+    sentinel = Sentinel()
+    alive = weakref.ref(sentinel)
+    with pytest.raises(ValueError, match="boom"):
+        Scheduler(executor=executor).run(fails_with(sentinel))
+    del sentinel
+    gc.collect()
+    assert alive() is None

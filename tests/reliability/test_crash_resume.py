@@ -116,13 +116,12 @@ def test_workers_killed_at_random_moments(tmp_path, seed):
     rng = random.Random(seed)
     run = Resumable(tmp_path)
     proc = run.start()
-    for _ in range(scaled(4, 10)):
+    while run.kills < scaled(4, 10) and proc.poll() is None:
         time.sleep(rng.uniform(0.2, 0.8))
-        workers = workers_of(proc.pid)
-        if not workers or proc.poll() is not None:
-            break
-        rng.choice(workers).kill()
-        run.kills += 1
+        workers = workers_of(proc.pid)  # none yet while the scheduler starts
+        if workers:
+            rng.choice(workers).kill()
+            run.kills += 1
     out, err = proc.communicate(timeout=300)
     # A worker killed while it ran a batch: the batch runs again, one job at a time. Killed
     # while it ran a single job, that job fails (WorkerDiedError) and so does the run.
