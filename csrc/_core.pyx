@@ -30,8 +30,24 @@ class HashError(TypeError):
     """A value that has no canonical encoding (not picklable and no __redun_hash__)."""
 
 
+cdef dict _type_names = {}  # type -> "module.qualname": formatting it was a third of a hook
+
+
 cdef str _type_name(type cls):
-    return f"{cls.__module__}.{cls.__qualname__}"
+    name = _type_names.get(cls)
+    if name is None:
+        name = _type_names[cls] = f"{cls.__module__}.{cls.__qualname__}"
+    return <str>name
+
+
+cdef type _hashed_type = None  # expression.TaskExpression: its hash is in the `_hash` slot
+
+
+def register_hashed_type(type cls):
+    """Let the encoder read the hash of `cls` instances from their `_hash` slot when it is
+    set, instead of calling `__redun_hash__` (a million expressions in one argument list)."""
+    global _hashed_type
+    _hashed_type = cls
 
 
 cdef class Encoder:
@@ -172,6 +188,12 @@ cdef class Encoder:
         return 0
 
     cdef int other(self, object obj, type cls, int depth) except -1:
+        if cls is _hashed_type:
+            own_hash = obj._hash
+            if own_hash is not None:
+                self.tag(b"h")
+                self.put_str(_type_name(cls))
+                return self.put_bytes(own_hash)
         hook = getattr(cls, "__redun_hash__", None)
         if hook is not None:
             own_hash = hook(obj)

@@ -86,7 +86,7 @@ cdef class Node:
 @cython.no_gc
 cdef class Job(Node):
     """One call of a task with concrete arguments: the unit that is cached and executed."""
-    cdef public object id  # shown as 16 hex digits; the logs show the first 8
+    cdef public unsigned long long id  # shown as 16 hex digits; the logs show the first 8
     cdef public object task
     cdef public tuple args
     cdef public dict kwargs
@@ -123,9 +123,8 @@ cdef class TaskNode(Node):
             for arg in args:
                 if not _scalar(arg):
                     break
-            else:  # the common leaf call, f(1, "a"): nothing to wait for
-                self.template = (args, kwargs)
-                self.ready(reduction)
+            else:  # the common leaf call, f(1, "a"): nothing to wait for, no template kept
+                reduction.request_job(self, args, kwargs)
                 return
         reduction.wait_for(self, (args, kwargs))
 
@@ -578,7 +577,7 @@ cdef class ReductionCore:
         if job is None:
             self.job_number += 1
             job = Job.__new__(Job)  # skips __init__'s argument parsing: once per job
-            job.id = (self.job_number * SCRAMBLE) & 0xFFFFFFFFFFFFFFFF
+            job.id = self.job_number * <unsigned long long>SCRAMBLE  # wraps around 2**64
             job.task = task
             job.args = args
             job.kwargs = kwargs

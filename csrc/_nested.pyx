@@ -132,6 +132,19 @@ def substitute(value, dict nodes):
     return _replace(value, nodes, 0)
 
 
+cdef inline bint _hash_leaf_call(object expr) except -1:
+    """Hash `expr` at once if it is a call on plain scalars, `f(1, "a")`: the common leaf of a
+    fan-out, hashed without a trip through the stack. False if it is anything else."""
+    if type(expr) is not TaskExpression or expr.kwargs:
+        return False
+    cdef tuple args = expr.args
+    for arg in args:
+        if not _opaque(arg):
+            return False
+    expr._hash = eval_digest(expr.task.digest, args, {})
+    return True
+
+
 def hash_tree(root):
     """Set `_hash` on `root` and every expression inside it that has none, innermost first.
 
@@ -147,7 +160,10 @@ def hash_tree(root):
             continue
         plain_call = type(expr) is TaskExpression
         content = (expr.args, expr.kwargs) if plain_call else expr._hash_content()
-        pending = [child for child in find_expressions(content, []) if child._hash is None]
+        pending = []
+        for child in find_expressions(content, []):
+            if child._hash is None and not _hash_leaf_call(child):
+                pending.append(child)
         if pending:
             # Everything above an opened expression descends from it: meeting one again is a cycle.
             for child in pending:

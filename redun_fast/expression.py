@@ -6,7 +6,7 @@ redun scheduler walkthrough, e.g. `TaskExpression('redun_notebook.add', (1, 2), 
 import operator
 from typing import Any, Callable, Dict
 
-from redun_fast._core import value_digest
+from redun_fast._core import register_hashed_type, value_digest
 
 
 class Expression:
@@ -96,6 +96,9 @@ class TaskExpression(Expression):
 
     def __reduce__(self):
         return (TaskExpression, (self.task, self.args, self.kwargs))
+
+
+register_hashed_type(TaskExpression)
 
 
 class SchedulerExpression(TaskExpression):

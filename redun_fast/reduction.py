@@ -123,12 +123,18 @@ class Reduction(ReductionCore):
         """Replay cached jobs and submit the others, in batches, per executor."""
         jobs, self.new_jobs = self.new_jobs, []
         log = self.logger.isEnabledFor(logging.INFO)
-        found = self.store.lookup([job.eval_hash for job in jobs]) if self.use_cache else (
-            [None] * len(jobs))
-        to_run = self.replay(jobs, found, log)
-        if self.dryrun:
-            to_run = self._dry(to_run, log)
-        self.submit(to_run, log)
+        # In chunks, committing job records on the way: a million cached jobs replay without
+        # holding a million lookups and records at once.
+        for start in range(0, len(jobs), FLUSH_MAX):
+            chunk = jobs[start:start + FLUSH_MAX] if len(jobs) > FLUSH_MAX else jobs
+            found = self.store.lookup([job.eval_hash for job in chunk]) if self.use_cache else (
+                [None] * len(chunk))
+            to_run = self.replay(chunk, found, log)
+            if self.dryrun:
+                to_run = self._dry(to_run, log)
+            self.submit(to_run, log)
+            if len(self.job_records) >= FLUSH_MAX:
+                self.flush_store()
 
     def submit(self, to_run: List[Job], log: bool) -> None:
         """Send jobs to their executors, in batches; those over their limits wait."""
