@@ -52,9 +52,26 @@ cdef inline bint _scalar(object value):
             or value is None)
 
 
+cdef inline _add_parent(Node child, Node parent):
+    if child.parents is None:
+        child.parents = parent
+    elif type(child.parents) is list:
+        (<list>child.parents).append(parent)
+    else:
+        child.parents = [child.parents, parent]
+
+
+cdef inline _remove_parent(Node child, Node parent):
+    """Remove one occurrence of `parent` (a node may wait twice for one child)."""
+    if child.parents is parent:
+        child.parents = None
+    elif type(child.parents) is list and parent in <list>child.parents:
+        (<list>child.parents).remove(parent)
+
+
 @cython.no_gc
 cdef class Node:
-    cdef public list parents
+    cdef public object parents  # None, one Node, or a list of them: most nodes have one
     cdef public int waiting
     cdef public int state
     cdef public object value
@@ -62,7 +79,6 @@ cdef class Node:
     cdef public bint concrete  # the template holds no expressions: it is its own value
 
     def __cinit__(self):
-        self.parents = []
         self.concrete = True
 
     cpdef start(self, ReductionCore reduction):
@@ -220,8 +236,7 @@ cdef class CatchNode(Node):
                     self.recovering = True
                     # Stop listening to the failed expression's other parts.
                     for child in self.children:
-                        if (<Node>child).parents is not None and self in (<Node>child).parents:
-                            (<Node>child).parents.remove(self)
+                        _remove_parent(<Node>child, self)
                     self.waiting = 0
                     reduction.wait_for(self, recover(error))
                     return
@@ -377,8 +392,7 @@ cdef class ReductionCore:
         """Start new nodes and tell parents about finished nodes until nothing changes."""
         cdef list to_start = self.to_start
         cdef list finished = self.finished
-        cdef Node node, parent
-        cdef list parents
+        cdef Node node
         while to_start or self.finished_head < len(finished):
             while to_start:
                 (<Node>to_start.pop()).start(self)
@@ -388,17 +402,24 @@ cdef class ReductionCore:
                 self.finished_head += 1
                 parents = node.parents
                 node.parents = None
-                for parent in parents:
-                    if parent.state != PENDING:
-                        continue
-                    if node.state == DONE:
-                        parent.waiting -= 1
-                        if parent.waiting == 0:
-                            parent.ready(self)
-                    else:
-                        parent.child_failed(self, node.value)
+                if type(parents) is list:
+                    for parent in <list>parents:
+                        self._tell(<Node>parent, node)
+                elif parents is not None:
+                    self._tell(<Node>parents, node)
             del finished[:]
             self.finished_head = 0
+
+    cdef inline _tell(self, Node parent, Node node):
+        """`node` finished: its parent waits for one child less, or fails with it."""
+        if parent.state != PENDING:
+            return
+        if node.state == DONE:
+            parent.waiting -= 1
+            if parent.waiting == 0:
+                parent.ready(self)
+        else:
+            parent.child_failed(self, node.value)
 
     cpdef list wait_for(self, Node node, object template):
         """Make `node` wait for the expressions in `template`; call `ready` if there are none."""
@@ -421,7 +442,7 @@ cdef class ReductionCore:
                 self.nodes[id(expr)] = child
                 new.append(child)
             if child.state == PENDING:
-                child.parents.append(node)
+                _add_parent(child, node)
                 node.waiting += 1
                 linked.append(child)
             elif child.state == FAILED:
@@ -432,7 +453,7 @@ cdef class ReductionCore:
         self.to_start.extend(new)
         if failed is not None:
             for child in linked:
-                child.parents.remove(node)
+                _remove_parent(child, node)
             node.waiting = 0
             node.child_failed(self, failed.value)
         elif node.waiting == 0:
@@ -587,7 +608,7 @@ cdef class ReductionCore:
             self.new_jobs.append(job)
         node.job = job
         if job.state == PENDING:
-            job.parents.append(node)
+            _add_parent(job, node)
             node.waiting = 1
         elif job.state == DONE:
             self.finish(node, job.value)

@@ -39,7 +39,7 @@ class Outstanding:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._jobs: Dict[int, Tuple[Any, Report]] = {}  # id(job) -> (job, report)
+        self._held: Dict[Any, set] = {}  # report -> the jobs it waits for (a set: 30 B a job)
         self._failure: Optional[Exception] = None
 
     def add(self, jobs: Sequence[Any], report: Report) -> bool:
@@ -47,8 +47,7 @@ class Outstanding:
         with self._lock:
             failure = self._failure
             if failure is None:
-                for job in jobs:
-                    self._jobs[id(job)] = (job, report)
+                self._held.setdefault(report, set()).update(jobs)
         if failure is not None:
             report([(job, False, failure) for job in jobs])
         return failure is None
@@ -58,25 +57,23 @@ class Outstanding:
         by_report: Dict[Any, List[Record]] = {}
         with self._lock:
             for record in records:
-                entry = self._jobs.pop(id(record[0]), None)
-                if entry is not None:
-                    by_report.setdefault(entry[1], []).append(record)
+                for report, held in self._held.items():  # one reporter per scheduler using it
+                    if record[0] in held:
+                        held.discard(record[0])
+                        by_report.setdefault(report, []).append(record)
+                        break
         for report, batch in by_report.items():
             report(batch)
 
     def fail_all(self, failure: Exception) -> None:
-        """Fail every job still held, and any added later, until `reset`."""
+        """Fail every job still held, and any added later (a new thread gets a new Outstanding)."""
         with self._lock:
             self._failure = failure
-            held = [job for job, _ in self._jobs.values()]
+            held = [job for jobs in self._held.values() for job in jobs]
         self.report([(job, False, failure) for job in held])
 
-    def reset(self) -> None:
-        with self._lock:
-            self._failure = None
-
     def __len__(self) -> int:
-        return len(self._jobs)
+        return sum(len(jobs) for jobs in self._held.values())
 
 
 def thread_failed(executor: Executor, error: BaseException) -> ExecutorError:

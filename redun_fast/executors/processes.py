@@ -18,7 +18,7 @@ import sys
 import threading
 from collections import deque
 from multiprocessing.connection import wait
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from redun_fast.executors.base import Executor, Outstanding, Report, thread_failed
 from redun_fast.executors.pool_worker import worker_main
@@ -89,7 +89,7 @@ class _Worker:
             self.process.start()
         child_conn.close()
         self.known: set = set()  # task hashes whose function this worker has
-        self.inflight: Dict[int, list] = {}  # batch id -> [(job, key, suspect)]
+        self.inflight: Dict[int, Tuple[list, bool]] = {}  # batch id -> (jobs, suspect)
         self.batches_done = 0
         self.dead = False
 
@@ -111,12 +111,12 @@ class ProcessExecutor(Executor):
         self.batch_seconds = batch_seconds
         self.max_batch = max_batch
         self._lock = threading.Lock()
-        self._pending: deque = deque()  # (job, key, suspect)
+        self._pending: deque = deque()  # jobs waiting for a worker
+        self._suspects: deque = deque()  # jobs of a dead worker's batch: each runs alone
         self._outstanding = Outstanding()  # every job submitted and not reported yet
         self._thread: Optional[threading.Thread] = None
         self._stopping = False
         self._workers: List[_Worker] = []
-        self._keys = itertools.count()
         self._batch_ids = itertools.count()
         self._job_seconds: Optional[float] = None  # running estimate of one job's duration
         self._startup_deaths = 0
@@ -141,6 +141,7 @@ class ProcessExecutor(Executor):
             self._broken = None
             self._startup_deaths = 0
             self._pending.clear()
+            self._suspects.clear()
             self._outstanding = Outstanding()
             self._wake_r, self._wake_w = os.pipe()
             self._workers = [_Worker(ctx) for _ in range(self.max_workers)]
@@ -155,7 +156,7 @@ class ProcessExecutor(Executor):
         if not self._outstanding.add(jobs, report):
             return
         with self._lock:
-            self._pending.extend((job, next(self._keys), False) for job in jobs)
+            self._pending.extend(jobs)
         os.write(self._wake_w, b"x")
 
     def stop(self) -> None:
@@ -189,6 +190,7 @@ class ProcessExecutor(Executor):
         except Exception as error:  # a bug here must not leave the run waiting forever
             with self._lock:
                 self._pending.clear()
+                self._suspects.clear()
             self._outstanding.fail_all(thread_failed(self, error))  # error is their cause
         finally:
             self._shutdown_workers()
@@ -216,54 +218,54 @@ class ProcessExecutor(Executor):
         limit = 1 if slow or self._job_seconds is None else 2
         while True:
             with self._lock:
-                if not self._pending:
+                if not self._pending and not self._suspects:
                     return
                 open_workers = [w for w in self._workers if len(w.inflight) < limit]
                 if not open_workers:
                     return
                 worker = min(open_workers, key=lambda w: len(w.inflight))
-                if self._pending[0][2]:  # a suspect from a dead worker's batch goes alone
-                    items = [self._pending.popleft()]
+                suspect = bool(self._suspects)
+                if suspect:  # from a dead worker's batch: alone, to find the job that kills
+                    items = [self._suspects.popleft()]
                 else:
-                    size = self._batch_size(len(open_workers))
-                    items = []
-                    while self._pending and len(items) < size and not self._pending[0][2]:
-                        items.append(self._pending.popleft())
-            self._send(worker, items)
+                    size = min(self._batch_size(len(open_workers)), len(self._pending))
+                    items = [self._pending.popleft() for _ in range(size)]
+            self._send(worker, items, suspect)
 
-    def _send(self, worker: _Worker, items: list) -> None:
-        tasks = {job.task.hash: job.task for job, _, _ in items}
+    def _send(self, worker: _Worker, items: list, suspect: bool) -> None:
+        tasks = {job.task.hash: job.task for job in items}
         definitions = [(task_hash, task.fullname, *task_definition(task))
                        for task_hash, task in tasks.items() if task_hash not in worker.known]
         batch_id = next(self._batch_ids)
-        jobs = [(key, job.task.hash, job.args, job.kwargs) for job, key, _ in items]
+        # A job's key is its place in the batch.
+        jobs = [(key, job.task.hash, job.args, job.kwargs) for key, job in enumerate(items)]
         try:
             data = ship(("run", batch_id, definitions, jobs))
         except Exception:
             items = self._drop_unpicklable(items)
             if items:
-                self._send(worker, items)
+                self._send(worker, items, suspect)
             return
         try:
             send_message(worker.conn, data)
         except OSError:  # the worker died (its pipe broke) before it could take the batch
             with self._lock:
-                self._pending.extendleft(reversed(items))
+                (self._suspects if suspect else self._pending).extendleft(reversed(items))
             return self._died(worker)
         worker.known.update(definition[0] for definition in definitions)
-        worker.inflight[batch_id] = items
+        worker.inflight[batch_id] = (items, suspect)
         self.batches_sent += 1
         self.jobs_sent += len(items)
 
     def _drop_unpicklable(self, items: list) -> list:
         """Fail the jobs whose function or arguments cannot be sent; return the others."""
         good = []
-        for item in items:
-            error = pickling_problem(item[0])
+        for job in items:
+            error = pickling_problem(job)
             if error is None:
-                good.append(item)
+                good.append(job)
             else:
-                self._outstanding.report([(item[0], False, error)])
+                self._outstanding.report([(job, False, error)])
         return good
 
     def _received(self, worker: _Worker, data: bytes) -> None:
@@ -274,18 +276,17 @@ class ProcessExecutor(Executor):
             stream.flush()
             return
         batch_id, seconds, results = body
-        items = worker.inflight.pop(batch_id)
+        items, _ = worker.inflight.pop(batch_id)
         worker.batches_done += 1
         self._startup_deaths = 0
         per_job = seconds / len(items)
         self._job_seconds = per_job if self._job_seconds is None else (
             0.7 * self._job_seconds + 0.3 * per_job)
-        by_key = {key: job for job, key, _ in items}
         records = []
         for key, ok, value, tb in results:
             if not ok and tb:
                 value.__cause__ = RemoteTraceback(tb)
-            records.append((by_key[key], ok, value))
+            records.append((items[key], ok, value))
         self._outstanding.report(records)
 
     def _died(self, worker: _Worker) -> None:
@@ -295,14 +296,13 @@ class ProcessExecutor(Executor):
         worker.process.join(timeout=1)
         how = describe_exit(worker.process.exitcode)
         retry = []
-        for items in worker.inflight.values():
-            if len(items) == 1 or items[0][2]:
+        for items, suspect in worker.inflight.values():
+            if len(items) == 1 or suspect:
                 self._outstanding.report([(job, False, WorkerDiedError(
                     f"the worker process (pid {worker.process.pid}) running "
-                    f"{job.task.fullname} died: {how}")) for job, _, _ in items])
+                    f"{job.task.fullname} died: {how}")) for job in items])
             else:
-                # One of these killed it: run each alone to find out which.
-                retry += [(job, key, True) for job, key, _ in items]
+                retry += items  # one of these killed it: run each alone to find out which
         if not worker.inflight and worker.batches_done == 0:
             self._startup_deaths += 1
         worker.conn.close()
@@ -310,13 +310,15 @@ class ProcessExecutor(Executor):
         if self._startup_deaths >= 3:
             self._broken = WorkerDiedError(f"worker processes die as they start: {how}")
             with self._lock:
-                pending, self._pending = list(self._pending), deque()
-            self._outstanding.report([(item[0], False, self._broken) for item in pending + retry])
+                left = list(self._pending) + list(self._suspects) + retry
+                self._pending.clear()
+                self._suspects.clear()
+            self._outstanding.report([(job, False, self._broken) for job in left])
             del self._workers[index]
             return
         self._workers[index] = _Worker(self._ctx)
         with self._lock:
-            self._pending.extendleft(reversed(retry))
+            self._suspects.extend(retry)
 
     def _shutdown_workers(self) -> None:
         for worker in self._workers:

@@ -40,9 +40,9 @@ def check_failure_then_recovery(scheduler, executor, n):
     real_report = executor._outstanding.__class__.report
 
     def counting(self, records):  # every record that reaches the scheduler, to count them
-        before = len(self._jobs)
+        before = len(self)
         real_report(self, records)
-        reported.append(before - len(self._jobs))
+        reported.append(before - len(self))
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(executor._outstanding.__class__, "report", counting)
