@@ -3,13 +3,17 @@
 Not part of the test suite (testpaths is tests/); figures are per call unless the name says
 per 10,000 (one batch).
 """
+import logging
 import os
 import pickle
 
 import pytest
 
+from redun_fast import Scheduler
 from redun_fast._core import eval_digest, hash_value, value_digest
 from redun_fast.cache.lmdb_store import LmdbStore
+from redun_fast.cache.memory import MemoryStore
+from workloads import inc, total
 
 TASK = value_digest("bench.inc")
 KEYS = [eval_digest(TASK, (i,), {}) for i in range(10_000)]
@@ -56,3 +60,24 @@ def test_store_commit_with_fsync_off_per_10000(benchmark, tmp_path):
     benchmark(store.commit, ROWS)
     store.close()
     assert os.path.exists(tmp_path / "nosync" / "data.mdb")
+
+
+def fanout_expression():
+    return total([inc(i) for i in range(10_000)])
+
+
+def test_hash_tree_of_a_fanout_per_10000(benchmark):
+    """Hashing a fresh 10,000-call fan-out (what a run's root job needs first)."""
+    benchmark.pedantic(lambda expr: expr.__redun_hash__(),
+                       setup=lambda: ((fanout_expression(),), {}), rounds=20)
+
+
+def test_graph_core_replays_a_cached_fanout_per_10000(benchmark):
+    """The ready queue and dependency counting: 10,000 cached jobs through the graph core
+    (nodes started, jobs replayed from an in-memory store, parents told, `total` run)."""
+    scheduler = Scheduler(executor="inline", store=MemoryStore(), progress=False)
+    scheduler.logger.setLevel(logging.WARNING)
+    scheduler.run(fanout_expression())
+    result = benchmark.pedantic(scheduler.run, setup=lambda: ((fanout_expression(),), {}),
+                                rounds=20)
+    assert result == sum(range(1, 10_001))

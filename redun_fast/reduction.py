@@ -135,6 +135,8 @@ class Reduction(ReductionCore):
             self.submit(to_run, log)
             if len(self.job_records) >= FLUSH_MAX:
                 self.flush_store()
+            if self.progress is not None:  # a million replays take seconds: keep the line live
+                self.progress.tick()
 
     def submit(self, to_run: List[Job], log: bool) -> None:
         """Send jobs to their executors, in batches; those over their limits wait."""
