@@ -8,6 +8,7 @@ every FLUSH_INTERVAL. `evaluate` is the loop; every other method is one step of 
 import gc
 import logging
 import queue
+import threading
 import time
 from typing import Any, List
 
@@ -20,6 +21,10 @@ from redun_fast.report import JobCounts, format_task_call
 # Group commit: results and job records are written at most this often, or when this many wait.
 FLUSH_INTERVAL = 0.05
 FLUSH_MAX = 20000
+# Results waiting to be ingested, in executor batches (a pool batch holds up to 4,096): an
+# executor thread with more waits, so that workers faster than the scheduler cannot pile up
+# a million results in memory.
+MAX_WAITING_BATCHES = 64
 # Python's full garbage collections walk every live object, and a run keeps millions of
 # nodes alive: they took a third of a cached run's time. During a run only the young
 # generations are collected, every GC_INTERVAL seconds; the full collection comes after.
@@ -47,7 +52,10 @@ class Reduction(ReductionCore):
         self.store = scheduler.store
         self.use_cache = use_cache
         self.last_flush = time.monotonic()
-        self.completed: "queue.SimpleQueue[list]" = queue.SimpleQueue()
+        self.completed: "queue.Queue[list]" = queue.Queue(maxsize=MAX_WAITING_BATCHES)
+        self.reported_here: List[list] = []  # by the scheduler's own thread (inline): no wait
+        self.thread = threading.get_ident()
+        self.open = True  # False once the run ended: late results are dropped
         self.dryrun = dryrun  # look jobs up and replay hits, but run nothing
         self.would_run: List[Job] = []
         self.limits = Limits(scheduler.limits)  # jobs of tasks with limits wait here for room
@@ -63,6 +71,7 @@ class Reduction(ReductionCore):
         try:
             return self._evaluate(expr)
         finally:
+            self.close()
             if gc_enabled:
                 gc.enable()
             if self.progress is not None:
@@ -94,6 +103,22 @@ class Reduction(ReductionCore):
         self.flush_store()
         return root
 
+    def report(self, records: list) -> None:
+        """Executors hand their records over here, from any thread."""
+        if threading.get_ident() == self.thread:
+            self.reported_here.append(records)
+        elif self.open:
+            self.completed.put(records)  # waits while MAX_WAITING_BATCHES are queued
+
+    def close(self) -> None:
+        """The run ended: executor threads waiting to report are let go, and not heard."""
+        self.open = False
+        while True:
+            try:
+                self.completed.get_nowait()
+            except queue.Empty:
+                return
+
     def ingest_next(self) -> None:
         """Wait for executor results and ingest all that have arrived; commit on the way."""
         unflushed = self.to_store or self.job_records
@@ -101,6 +126,11 @@ class Reduction(ReductionCore):
                           or time.monotonic() - self.last_flush >= FLUSH_INTERVAL):
             self.flush_store()
             unflushed = False
+        if self.reported_here:
+            batches, self.reported_here = self.reported_here, []
+            for records in batches:
+                self.take_back(records)
+            return
         waits = [FLUSH_INTERVAL] if unflushed else []
         if self.progress is not None:
             waits.append(max(self.progress.wait, 0.01))
@@ -109,8 +139,11 @@ class Reduction(ReductionCore):
         except queue.Empty:
             return self.flush_store()
         self.take_back(records)
-        while not self.completed.empty():
-            self.take_back(self.completed.get())
+        while True:
+            try:
+                self.take_back(self.completed.get_nowait())
+            except queue.Empty:
+                return
 
     def take_back(self, records: list) -> None:
         """Ingest an executor's records; the limits they held may let waiting jobs run."""
@@ -162,7 +195,7 @@ class Reduction(ReductionCore):
                     self.fail(job, SchedulerError(f"{job.task.fullname}: {error}"))
                 continue
             self.running += len(batch)
-            executor.submit_batch(batch, self.completed.put)
+            executor.submit_batch(batch, self.report)
 
     def _dry(self, jobs: List[Job], log: bool) -> List[Job]:
         """In a dry run, only the root job runs (it runs nothing); the others are listed."""

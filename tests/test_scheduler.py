@@ -299,3 +299,26 @@ def test_a_failed_run_leaves_no_graph_behind(executor):
     del sentinel
     gc.collect()
     assert alive() is None
+
+
+@task
+def fail_on(x, bad):
+    if x == bad:
+        raise KeyError(x)
+    time.sleep(0.001)
+    return x
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_results_wait_for_the_scheduler_without_deadlock(monkeypatch, executor):
+    # With room for one waiting batch, executor threads wait for the scheduler to ingest:
+    # the run still completes, and a failed run still lets the waiting threads go.
+    monkeypatch.setattr("redun_fast.reduction.MAX_WAITING_BATCHES", 1)
+    with Scheduler(executor=executor, max_workers=4) as scheduler:
+        scheduler.logger.setLevel(logging.WARNING)
+        assert scheduler.run([fail_on(i, -1) for i in range(2000)]) == list(range(2000))
+        with pytest.raises(KeyError):
+            scheduler.run([fail_on(3, 3)] + [fail_on(i, 3) for i in range(2000, 6000)])
+        time.sleep(0.5)  # the jobs left keep running: their results fill the waiting room
+    # Leaving the `with` stopped the executors: their threads were not stuck reporting.
