@@ -174,6 +174,8 @@ cdef class Encoder:
         return 0
 
     cdef int mapping(self, dict obj, int depth) except -1:
+        if not obj:  # every call without keyword arguments: no lists to build and sort
+            return self.u64(0)
         pairs = sorted([_digest(k, depth + 1) + _digest(v, depth + 1) for k, v in obj.items()])
         self.u64(len(pairs))
         for pair in pairs:

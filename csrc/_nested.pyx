@@ -132,6 +132,9 @@ def substitute(value, dict nodes):
     return _replace(value, nodes, 0)
 
 
+cdef dict _NO_KWARGS = {}  # never changed: only read by eval_digest
+
+
 cdef inline bint _hash_leaf_call(object expr) except -1:
     """Hash `expr` at once if it is a call on plain scalars, `f(1, "a")`: the common leaf of a
     fan-out, hashed without a trip through the stack. False if it is anything else."""
@@ -141,7 +144,7 @@ cdef inline bint _hash_leaf_call(object expr) except -1:
     for arg in args:
         if not _opaque(arg):
             return False
-    expr._hash = eval_digest(expr.task.digest, args, {})
+    expr._hash = eval_digest(expr.task.digest, args, _NO_KWARGS)
     return True
 
 
