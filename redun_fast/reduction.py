@@ -107,8 +107,13 @@ class Reduction(ReductionCore):
         """Executors hand their records over here, from any thread."""
         if threading.get_ident() == self.thread:
             self.reported_here.append(records)
-        elif self.open:
-            self.completed.put(records)  # waits while MAX_WAITING_BATCHES are queued
+            return
+        while self.open:  # wait while MAX_WAITING_BATCHES are queued, but not past the run
+            try:
+                self.completed.put(records, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def close(self) -> None:
         """The run ended: executor threads waiting to report are let go, and not heard."""
