@@ -315,6 +315,7 @@ def test_results_wait_for_the_scheduler_without_deadlock(monkeypatch, executor):
     # With room for one waiting batch, executor threads wait for the scheduler to ingest:
     # the run still completes, and a failed run still lets the waiting threads go.
     monkeypatch.setattr("redun_fast.reduction.MAX_WAITING_BATCHES", 1)
+    others = set(threading.enumerate())
     with Scheduler(executor=executor, max_workers=8) as scheduler:
         scheduler.logger.setLevel(logging.WARNING)
         assert scheduler.run([fail_on(i, -1) for i in range(2000)]) == list(range(2000))
@@ -323,7 +324,7 @@ def test_results_wait_for_the_scheduler_without_deadlock(monkeypatch, executor):
         time.sleep(0.5)  # the jobs left keep running: their results fill the waiting room
     # Leaving the `with` stopped the executors: no thread of theirs is stuck reporting (one
     # would also hang the interpreter's exit, which joins thread-pool threads).
-    for thread in threading.enumerate():
+    for thread in set(threading.enumerate()) - others:
         if thread.name.startswith("redun_fast"):
             thread.join(timeout=5)
             assert not thread.is_alive(), f"{thread.name} is stuck"
