@@ -158,7 +158,11 @@ def test_slurm_elements_cancelled_at_random_moments(tmp_path, seed):
     run = Resumable(tmp_path, n=2000, spin=0.002, executor="slurm")  # 20 elements of 100 jobs
     for _ in range(scaled(3, 6)):
         proc = run.start()
-        time.sleep(rng.uniform(0.5, 5.0))
+        elements = []
+        while not elements and proc.poll() is None:  # until the array is queued
+            time.sleep(0.1)
+            elements = slurm_elements()
+        time.sleep(rng.uniform(0.0, 2.0))  # then a random moment among its elements' lives
         elements = slurm_elements()
         if elements and proc.poll() is None:
             array, index = rng.choice(elements)
