@@ -16,12 +16,13 @@ import traceback
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 
 from redun_fast._core import HashError, eval_digest, hash_value
-from redun_fast._nested import find_expressions, substitute
+from redun_fast._nested import NO_KWARGS, find_expressions, substitute
 from redun_fast.cache.serialize import SerializationError, dumps, loads
 from redun_fast.expression import (LAZY_OPERATIONS, SchedulerExpression, SimpleExpression,
                                    TaskExpression)
 
 cdef object _loads = loads
+cdef dict _NO_KWARGS = NO_KWARGS
 
 # Node states.
 DEF PENDING = 0
@@ -69,8 +70,12 @@ cdef inline _remove_parent(Node child, Node parent):
         (<list>child.parents).remove(parent)
 
 
+cdef class ReductionCore
+
+
 @cython.no_gc
 cdef class Node:
+    cdef readonly ReductionCore core  # the run whose graph holds this node
     cdef public object parents  # None, one Node, or a list of them: most nodes have one
     cdef public int waiting
     cdef public int state
@@ -94,6 +99,7 @@ cdef class Node:
 
     cpdef release(self):
         """Drop every reference to other nodes and values (see ReductionCore.release)."""
+        self.core = None
         self.parents = None
         self.template = None
         self.value = None
@@ -117,6 +123,10 @@ cdef class Job(Node):
         self.kwargs = kwargs
         self.eval_hash = eval_hash
         self.status = -1
+
+    cpdef start(self, ReductionCore reduction):
+        """A job that stands for a leaf call in the graph (see wait_for) is new: dispatch it."""
+        reduction.new_jobs.append(self)
 
 
 @cython.no_gc
@@ -334,7 +344,12 @@ cpdef Node make_node(object expr):
 
 
 cdef class ReductionCore:
-    """The graph of one run: nodes by expression identity, jobs by eval hash."""
+    """The graph of one run: nodes by expression, jobs by eval hash.
+
+    An expression points at its node (`expr._node`); `nodes` (by id) holds the nodes of
+    expressions that another run, in another thread, points at already.
+    """
+    cdef list marked  # the expressions whose _node this run set; unset at release
     cdef public dict nodes
     cdef public dict jobs
     cdef public list to_start  # nodes to start, last in first out
@@ -356,6 +371,7 @@ cdef class ReductionCore:
         self.to_store = []
         self.running = 0
         self.nodes = {}
+        self.marked = []
         self.jobs = {}
         self.to_start = []
         self.finished = []
@@ -372,6 +388,10 @@ cdef class ReductionCore:
         failed job's error, for one, holds its traceback, whose frames hold the job.
         """
         cdef Node node
+        for expr in self.marked:
+            (<Node>expr._node).release()
+            expr._node = None
+        self.marked = []
         for node in self.nodes.values():
             node.release()
         for node in self.jobs.values():
@@ -384,9 +404,46 @@ cdef class ReductionCore:
 
     cpdef Node add_root(self, object expr):
         root = make_node(expr)
-        self.nodes[id(expr)] = root
+        self.attach(expr, root)
         self.to_start.append(root)
         return root
+
+    cdef inline Node node_of(self, object expr):
+        """This run's node of `expr`, or None."""
+        node = expr._node
+        if node is not None and (<Node>node).core is self:
+            return <Node>node
+        if self.nodes:
+            return self.nodes.get(id(expr))
+        return None
+
+    cdef inline attach(self, object expr, Node node):
+        node.core = self
+        if expr._node is None:
+            expr._node = node
+            self.marked.append(expr)
+        else:  # another run reduces this expression at the same time
+            self.nodes[id(expr)] = node
+
+    cdef Job leaf_job(self, object expr):
+        """The job of `expr` if it is a plain call on scalars, `f(1, "a")`, else None.
+
+        Such a call has nothing to wait for, so its job is its node in the graph: a fan-out's
+        million leaves need no node of their own.
+        """
+        if type(expr) is not TaskExpression or expr.kwargs:
+            return None
+        cdef tuple args = expr.args
+        for arg in args:
+            if not _scalar(arg):
+                return None
+        eval_hash = expr._hash
+        if eval_hash is None:
+            try:
+                eval_hash = expr._hash = eval_digest(expr.task.digest, args, _NO_KWARGS)
+            except (HashError, RecursionError):
+                return None  # its TaskNode names the argument
+        return self.job_of(expr.task, args, _NO_KWARGS, eval_hash)
 
     cpdef propagate(self):
         """Start new nodes and tell parents about finished nodes until nothing changes."""
@@ -436,11 +493,15 @@ cdef class ReductionCore:
         exprs = find_expressions(template, [])
         node.concrete = not exprs
         for expr in exprs:
-            child = self.nodes.get(id(expr))
+            child = self.node_of(expr)
             if child is None:
-                child = make_node(expr)
-                self.nodes[id(expr)] = child
-                new.append(child)
+                child = self.leaf_job(expr)
+                if child is None:
+                    child = make_node(expr)
+                    new.append(child)
+                elif child.core is None:  # a new job
+                    new.append(child)
+                self.attach(expr, child)
             if child.state == PENDING:
                 _add_parent(child, node)
                 node.waiting += 1
@@ -462,7 +523,7 @@ cdef class ReductionCore:
 
     cpdef object resolved(self, Node node):
         """The node's template with each expression replaced by its value."""
-        return node.template if node.concrete else substitute(node.template, self.nodes)
+        return node.template if node.concrete else substitute(node.template, self)
 
     cpdef finish(self, Node node, object value):
         cdef Job job
@@ -594,7 +655,22 @@ cdef class ReductionCore:
             except (HashError, RecursionError) as error:
                 self.fail(node, argument_error(task, args, kwargs, error))
                 return
-        job = self.jobs.get(eval_hash)
+        job = self.job_of(task, args, kwargs, eval_hash)
+        if job.core is None:
+            job.core = self
+            self.new_jobs.append(job)
+        node.job = job
+        if job.state == PENDING:
+            _add_parent(job, node)
+            node.waiting = 1
+        elif job.state == DONE:
+            self.finish(node, job.value)
+        else:
+            self.fail(node, job.value)
+
+    cdef Job job_of(self, object task, tuple args, dict kwargs, bytes eval_hash):
+        """The job of this call: found by its eval hash, or new (its `core` still unset)."""
+        cdef Job job = self.jobs.get(eval_hash)
         if job is None:
             self.job_number += 1
             job = Job.__new__(Job)  # skips __init__'s argument parsing: once per job
@@ -605,15 +681,7 @@ cdef class ReductionCore:
             job.eval_hash = eval_hash
             job.status = -1
             self.jobs[eval_hash] = job
-            self.new_jobs.append(job)
-        node.job = job
-        if job.state == PENDING:
-            _add_parent(job, node)
-            node.waiting = 1
-        elif job.state == DONE:
-            self.finish(node, job.value)
-        else:
-            self.fail(node, job.value)
+        return job
 
     def log_job(self, action, job, suffix):
         """Overridden by the Reduction, which owns the logger."""

@@ -72,7 +72,15 @@ def find_expressions(value, list found):
     return found
 
 
-cdef object _replace(object value, dict nodes, int depth):
+cdef object _value_in(object expr, object core):
+    """The value of `expr` in the run `core` (its node: see _graph.ReductionCore.node_of)."""
+    node = expr._node
+    if node is None or node.core is not core:
+        node = core.nodes[id(expr)]
+    return node.value
+
+
+cdef object _replace(object value, object core, int depth):
     cdef type cls = type(value)
     cdef list items, new
     cdef Py_ssize_t i
@@ -82,13 +90,13 @@ cdef object _replace(object value, dict nodes, int depth):
     if depth > MAX_DEPTH:
         raise RecursionError(TOO_DEEP)
     if isinstance(value, Expression):
-        return nodes[id(value)].value
+        return _value_in(value, core)
     if cls is dict:
         changed = False
         pairs = []
         for key, item in (<dict>value).items():
-            new_key = _replace(key, nodes, depth + 1)
-            new_item = _replace(item, nodes, depth + 1)
+            new_key = _replace(key, core, depth + 1)
+            new_item = _replace(item, core, depth + 1)
             changed = changed or new_key is not key or new_item is not item
             pairs.append((new_key, new_item))
         return dict(pairs) if changed else value
@@ -103,7 +111,7 @@ cdef object _replace(object value, dict nodes, int depth):
     new = None
     for i in range(len(items)):
         item = items[i]
-        new_item = _replace(item, nodes, depth + 1)
+        new_item = _replace(item, core, depth + 1)
         if new_item is not item:
             if new is None:
                 new = list(items)  # copy only where something inside was replaced
@@ -123,16 +131,17 @@ cdef object _replace(object value, dict nodes, int depth):
     return copied
 
 
-def substitute(value, dict nodes):
-    """`value` with each outermost expression `e` replaced by `nodes[id(e)].value`.
+def substitute(value, core):
+    """`value` with each outermost expression replaced by its value in the run `core`.
 
     Containers are copied only where something inside them was replaced, so a value without
     expressions comes back as the same object.
     """
-    return _replace(value, nodes, 0)
+    return _replace(value, core, 0)
 
 
 cdef dict _NO_KWARGS = {}  # never changed: only read by eval_digest
+NO_KWARGS = _NO_KWARGS
 
 
 cdef inline bint _hash_leaf_call(object expr) except -1:

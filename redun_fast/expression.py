@@ -12,10 +12,13 @@ from redun_fast._core import register_hashed_type, value_digest
 class Expression:
     """Base class of lazy values. Operators, `[]`, `.attr` and calls build SimpleExpressions."""
 
-    __slots__ = ("_hash",)
+    # _node: this expression's node in the run that is reducing it (see _graph.ReductionCore),
+    # kept on the expression so that a million-call run needs no id -> node table.
+    __slots__ = ("_hash", "_node")
 
     def __init__(self) -> None:
         self._hash = None
+        self._node = None
 
     def __redun_hash__(self) -> bytes:
         """The 16-byte hash of this expression (for a task call: the eval hash of the call)."""
@@ -71,6 +74,7 @@ class TaskExpression(Expression):
 
     def __init__(self, task: Any, args: tuple, kwargs: dict) -> None:
         self._hash = None
+        self._node = None
         self.task = task
         self.args = args
         self.kwargs = kwargs
@@ -117,6 +121,7 @@ class SimpleExpression(Expression):
 
     def __init__(self, func_name: str, args: tuple = (), kwargs: dict = None) -> None:
         self._hash = None
+        self._node = None
         self.func_name = func_name
         self.args = args
         self.kwargs = {} if kwargs is None else kwargs

@@ -328,3 +328,45 @@ def test_results_wait_for_the_scheduler_without_deadlock(monkeypatch, executor):
         if thread.name.startswith("redun_fast"):
             thread.join(timeout=5)
             assert not thread.is_alive(), f"{thread.name} is stuck"
+
+
+gate_open = threading.Event()
+gate_arrivals = threading.Semaphore(0)
+
+
+@task
+def gate(x):
+    gate_arrivals.release()
+    assert gate_open.wait(timeout=30), "the test never opened the gate"
+    return x
+
+
+@task
+def concat(a, b):
+    return a + b
+
+
+@pytest.mark.timeout(60)
+def test_one_expression_reduced_by_two_runs_at_once():
+    # An expression points at its node in the run reducing it; a second run (another thread,
+    # another scheduler) reducing the same objects meanwhile must keep nodes of its own.
+    shared = [gate(i) for i in range(3)]
+    expr = concat(identity(shared), [inc(add(shared[0], shared[1]))])
+    results = []
+
+    def run():
+        results.append(Scheduler(executor="threads").run(expr))
+
+    gate_open.clear()
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for _ in range(6):  # both runs hold the three gate jobs at once
+        assert gate_arrivals.acquire(timeout=30)
+    gate_open.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert results == [[0, 1, 2, 2]] * 2
+    # Each run unlinked its graph from the expressions at its end: a third run starts afresh.
+    assert all(e._node is None for e in shared + [expr, expr.args[0], expr.args[1][0]])
+    assert Scheduler(executor="inline").run(expr) == [0, 1, 2, 2]
