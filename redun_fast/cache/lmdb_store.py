@@ -31,6 +31,7 @@ INLINE_MAX = 1500  # bytes; larger results go to `values`, shared by equal resul
 COMPRESS_MIN = 16 * 1024  # bytes; larger values are zlib-compressed when that saves space
 DEFAULT_MAP_SIZE = 1 << 30
 _DATABASES = (b"results", b"values", b"executions", b"jobs", b"meta")
+_INLINE = ord("i")  # a results row that holds its pickle (else "h" + the value's hash)
 
 # LMDB allows one open environment per file per process: stores on one path share it
 # (a notebook that creates a second Scheduler on the same cache, say). path -> [env, users]
@@ -168,24 +169,17 @@ class LmdbStore(ResultStore):
             except lmdb.MapResizedError:
                 self.env.set_mapsize(0)
 
-    def lookup(self, keys: Sequence[bytes]) -> List[Optional[bytes]]:
+    def lookup(self, keys: Sequence[bytes]) -> List[Any]:
         with self._read() as txn:
-            found = txn.cursor(self._db["results"]).getmulti(keys)  # in the order of `keys`
-            values = self._db["values"]
-            out: List[Optional[bytes]] = []
-            j = 0
-            for key in keys:
-                if j < len(found) and found[j][0] == key:
-                    row = found[j][1]
-                    j += 1
-                    if row[:1] == b"i":
-                        out.append(row[1:])
-                    else:
-                        stored = txn.get(row[1:], db=values)
-                        out.append(_decode_value(stored, row[1:]))
-                else:
-                    out.append(None)
-            return out
+            get, results = txn.get, self._db["results"]
+            # One get per key (positional arguments): a third faster than cursor.getmulti,
+            # which builds a (key, value) pair per key that would then be matched up again.
+            rows = [get(key, None, results) for key in keys]
+            return [row if row is None else row[1:] if row[0] == _INLINE
+                    else self._stored_value(txn, row[1:]) for row in rows]
+
+    def _stored_value(self, txn, value_hash: bytes) -> Any:
+        return _decode_value(txn.get(value_hash, db=self._db["values"]), value_hash)
 
     def executions(self) -> List[ExecutionRecord]:
         with self._read() as txn:
