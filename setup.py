@@ -1,10 +1,14 @@
-"""Build the Cython core (csrc/) into redun_fast._core; everything else is in pyproject.toml."""
+"""Build the Cython core (csrc/*.pyx) into redun_fast._*; everything else is in pyproject.toml.
+
+Compiled classes shared between modules are declared in redun_fast/*.pxd (cimported by name).
+"""
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 extensions = [
     Extension("redun_fast._core", ["csrc/_core.pyx"], extra_compile_args=["-O2"]),
     Extension("redun_fast._nested", ["csrc/_nested.pyx"], extra_compile_args=["-O2"]),
+    Extension("redun_fast._records", ["csrc/_records.pyx"], extra_compile_args=["-O2"]),
     Extension("redun_fast._graph", ["csrc/_graph.pyx"], extra_compile_args=["-O2"]),
 ]
 

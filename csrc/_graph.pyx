@@ -15,6 +15,8 @@ import traceback
 
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 
+from redun_fast._records cimport JobRecords, RECORD_CACHED, RECORD_DONE, RECORD_FAILED
+
 from redun_fast._core import HashError, eval_digest, hash_value
 from redun_fast._nested import NO_KWARGS, find_expressions, substitute
 from redun_fast.cache.serialize import SerializationError, dumps, loads
@@ -356,7 +358,7 @@ cdef class ReductionCore:
     cdef public list finished  # nodes whose parents are not told yet, first in first out
     cdef Py_ssize_t finished_head
     cdef public list new_jobs  # jobs created since the last dispatch
-    cdef public list job_records  # JobRecord fields, as plain tuples
+    cdef public JobRecords job_records  # of jobs finished since the last commit
     cdef public object counts  # report.JobCounts of this run
     cdef dict count_rows  # its rows, task name -> [count per status], updated here directly
     cdef unsigned long long job_number
@@ -377,7 +379,7 @@ cdef class ReductionCore:
         self.finished = []
         self.finished_head = 0
         self.new_jobs = []
-        self.job_records = []
+        self.job_records = JobRecords()
         self.job_number = random.getrandbits(64)
 
     cpdef release(self):
@@ -533,7 +535,7 @@ cdef class ReductionCore:
             job = <Job>node
             if job.status == S_RUNNING:
                 self.move(job.task.fullname, S_RUNNING, S_DONE)
-            self.record(job, "CACHED" if job.status == S_CACHED else "DONE", None)
+            self.record(job, RECORD_CACHED if job.status == S_CACHED else RECORD_DONE, None)
         self.finished.append(node)
 
     cpdef fail(self, Node node, object error):
@@ -549,7 +551,7 @@ cdef class ReductionCore:
                 self.move(job.task.fullname, job.status, S_FAILED)
             job.status = S_FAILED
             text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            self.record(job, "FAILED", text[-4000:])
+            self.record(job, RECORD_FAILED, text[-4000:])
         self.finished.append(node)
 
     cdef count(self, str task_name, int status):
@@ -638,9 +640,9 @@ cdef class ReductionCore:
     def unreadable(self, job, error):
         """Overridden by the Reduction, which owns the logger."""
 
-    cdef record(self, Job job, str status, object error):
-        self.job_records.append(
-            (job.id, job.task.fullname, job.eval_hash, status, job.started, _now(), error))
+    cdef record(self, Job job, unsigned char status, object error):
+        self.job_records.add(job.id, job.task.fullname, job.eval_hash, status, job.started,
+                             _now(), error)
 
     cpdef request_job(self, TaskNode node, tuple args, dict kwargs):
         """Attach a task node whose arguments are concrete to the job of that call."""

@@ -13,6 +13,7 @@ import time
 from typing import Any, List
 
 from redun_fast._graph import PENDING_STATE, Job, Node, ReductionCore
+from redun_fast._records import JobRecords
 from redun_fast.builtins import root_task
 from redun_fast.limits import Limits
 from redun_fast.progress import Progress
@@ -224,7 +225,7 @@ class Reduction(ReductionCore):
             self.to_store = []  # only the root job ran: there is no result to keep
         if self.to_store or self.job_records:
             self.store.commit(self.to_store, self.job_records)
-            self.to_store, self.job_records = [], []
+            self.to_store, self.job_records = [], JobRecords()
         self.last_flush = time.monotonic()
 
     def log_job(self, action: str, job: Job, suffix: str) -> None:

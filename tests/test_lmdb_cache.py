@@ -276,3 +276,45 @@ def test_two_schedulers_in_one_process_share_the_store(tmp_path):
     first.close()
     assert second.run(double(2)) == 4  # still open for the other one
     second.close()
+
+
+def test_job_records_of_a_run_are_kept(tmp_path):
+    # Records are stored column by column (_records.pyx); read back, they are the run's jobs.
+    @task
+    def halve(x):
+        if x % 2:
+            raise ValueError(f"{x} is odd")
+        return x // 2
+
+    store = LmdbStore(str(tmp_path / "cache"))
+    Scheduler(store=store).run([halve(2), halve(4)])
+    with pytest.raises(ValueError):
+        Scheduler(store=store).run([halve(2), halve(3)])
+    first, second = sorted(store.executions(), key=lambda e: e.start)
+    before = time.time()
+    records = {r.eval_hash: r for r in store.job_records(second.id)}
+    assert sorted((r.task_name, r.status) for r in records.values()) == [
+        ("lmdbtest.halve", "CACHED"), ("lmdbtest.halve", "FAILED"), ("redun.root_task", "FAILED")]
+    failed = records[eval_digest(halve.digest, (3,), {})]
+    assert failed.status == "FAILED" and "ValueError: 3 is odd" in failed.error
+    cached = records[eval_digest(halve.digest, (2,), {})]
+    assert cached.error is None and first.start <= cached.start <= cached.end <= before
+    assert 0 <= cached.job_id < 2 ** 64
+    assert [r.status for r in store.job_records(first.id)].count("DONE") == 3
+
+
+def test_job_records_written_as_pickled_tuples_are_still_read(tmp_path):
+    # Stores written before the column format hold pickled lists of tuples.
+    import pickle
+    import uuid
+
+    store = LmdbStore(str(tmp_path / "cache"))
+    Scheduler(store=store).run([])  # an execution to attach the old batch to
+    execution = store.executions()[0]
+    old = [(7, "wf.inc", b"h" * 16, "DONE", 1.0, 2.0, None),
+           (8, "wf.inc", b"k" * 16, "FAILED", 1.5, 2.5, "KeyError: 1")]
+    key = uuid.UUID(execution.id).bytes + (1000).to_bytes(4, "big")
+    with store.env.begin(write=True) as txn:
+        txn.put(key, pickle.dumps(old, protocol=4), db=store._db["jobs"])
+    read = [tuple(r) for r in store.job_records(execution.id)]
+    assert read[-2:] == old

@@ -4,7 +4,7 @@ The scheduler serializes results; a store keeps bytes. `commit` writes one tick'
 job records and (optionally) its execution record atomically, so a crash loses at most the
 last uncommitted tick and never leaves a result without its record.
 """
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from redun_fast.cache.records import ExecutionRecord, JobRecord
 
@@ -22,7 +22,7 @@ class ResultStore:
     def commit(
         self,
         results: Sequence[Tuple[bytes, bytes]] = (),
-        jobs: Sequence[tuple] = (),  # JobRecord fields, as plain tuples
+        jobs: Iterable[tuple] = (),  # JobRecord fields: a _records.JobRecords, or tuples
         execution: Optional[ExecutionRecord] = None,
     ) -> None:
         raise NotImplementedError
