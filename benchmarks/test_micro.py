@@ -66,6 +66,11 @@ def fanout_expression():
     return total([inc(i) for i in range(10_000)])
 
 
+def test_build_a_fanout_per_10000(benchmark):
+    """Building the expressions (the user's side: 10,000 task calls and their list)."""
+    benchmark(fanout_expression)
+
+
 def test_hash_tree_of_a_fanout_per_10000(benchmark):
     """Hashing a fresh 10,000-call fan-out (what a run's root job needs first)."""
     benchmark.pedantic(lambda expr: expr.__redun_hash__(),

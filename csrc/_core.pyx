@@ -18,6 +18,8 @@ import pickle
 
 import xxhash
 
+from redun_fast._expression cimport TaskExpression
+
 cdef object _xxh3_128 = xxhash.xxh3_128_digest
 
 DEF MAX_DEPTH = 2000
@@ -38,16 +40,6 @@ cdef str _type_name(type cls):
     if name is None:
         name = _type_names[cls] = f"{cls.__module__}.{cls.__qualname__}"
     return <str>name
-
-
-cdef type _hashed_type = None  # expression.TaskExpression: its hash is in the `_hash` slot
-
-
-def register_hashed_type(type cls):
-    """Let the encoder read the hash of `cls` instances from their `_hash` slot when it is
-    set, instead of calling `__redun_hash__` (a million expressions in one argument list)."""
-    global _hashed_type
-    _hashed_type = cls
 
 
 cdef class Encoder:
@@ -190,8 +182,8 @@ cdef class Encoder:
         return 0
 
     cdef int other(self, object obj, type cls, int depth) except -1:
-        if cls is _hashed_type:
-            own_hash = obj._hash
+        if cls is TaskExpression:  # read its hash, once set, without the hook's call
+            own_hash = (<TaskExpression>obj)._hash
             if own_hash is not None:
                 self.tag(b"h")
                 self.put_str(_type_name(cls))

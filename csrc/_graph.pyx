@@ -20,8 +20,9 @@ from redun_fast._records cimport JobRecords, RECORD_CACHED, RECORD_DONE, RECORD_
 from redun_fast._core import HashError, eval_digest, hash_value
 from redun_fast._nested import NO_KWARGS, find_expressions, substitute
 from redun_fast.cache.serialize import SerializationError, dumps, loads
-from redun_fast.expression import (LAZY_OPERATIONS, SchedulerExpression, SimpleExpression,
-                                   TaskExpression)
+from redun_fast._expression cimport (Expression, SchedulerExpression, SimpleExpression,
+                                     TaskExpression)
+from redun_fast.expression import LAZY_OPERATIONS
 
 cdef object _loads = loads
 cdef dict _NO_KWARGS = NO_KWARGS
@@ -134,7 +135,7 @@ cdef class Job(Node):
 @cython.no_gc
 cdef class TaskNode(Node):
     """A TaskExpression: waits for its arguments, then for the job of that call."""
-    cdef public object expr
+    cdef public TaskExpression expr
     cdef public Job job
 
     def __init__(self, expr):
@@ -390,6 +391,7 @@ cdef class ReductionCore:
         failed job's error, for one, holds its traceback, whose frames hold the job.
         """
         cdef Node node
+        cdef Expression expr
         for expr in self.marked:
             (<Node>expr._node).release()
             expr._node = None
@@ -410,7 +412,7 @@ cdef class ReductionCore:
         self.to_start.append(root)
         return root
 
-    cdef inline Node node_of(self, object expr):
+    cdef inline Node node_of(self, Expression expr):
         """This run's node of `expr`, or None."""
         node = expr._node
         if node is not None and (<Node>node).core is self:
@@ -419,7 +421,7 @@ cdef class ReductionCore:
             return self.nodes.get(id(expr))
         return None
 
-    cdef inline attach(self, object expr, Node node):
+    cdef inline attach(self, Expression expr, Node node):
         node.core = self
         if expr._node is None:
             expr._node = node
@@ -427,13 +429,16 @@ cdef class ReductionCore:
         else:  # another run reduces this expression at the same time
             self.nodes[id(expr)] = node
 
-    cdef Job leaf_job(self, object expr):
-        """The job of `expr` if it is a plain call on scalars, `f(1, "a")`, else None.
+    cdef Job leaf_job(self, Expression found):
+        """The job of `found` if it is a plain call on scalars, `f(1, "a")`, else None.
 
         Such a call has nothing to wait for, so its job is its node in the graph: a fan-out's
         million leaves need no node of their own.
         """
-        if type(expr) is not TaskExpression or expr.kwargs:
+        if type(found) is not TaskExpression:
+            return None
+        cdef TaskExpression expr = <TaskExpression>found
+        if expr.kwargs:
             return None
         cdef tuple args = expr.args
         for arg in args:
@@ -647,7 +652,7 @@ cdef class ReductionCore:
     cpdef request_job(self, TaskNode node, tuple args, dict kwargs):
         """Attach a task node whose arguments are concrete to the job of that call."""
         cdef Job job
-        expr = node.expr
+        cdef TaskExpression expr = node.expr
         task = expr.task
         # A plain call whose arguments held no expressions was hashed as exactly this call.
         eval_hash = expr._hash if node.concrete and type(expr) is TaskExpression else None

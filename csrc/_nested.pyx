@@ -8,7 +8,7 @@ result, so it is compiled; the rules are the same as redun's.
 import dataclasses
 
 from redun_fast._core import eval_digest, value_digest
-from redun_fast.expression import Expression, TaskExpression
+from redun_fast._expression cimport Expression, TaskExpression
 
 DEF MAX_DEPTH = 2000
 TOO_DEEP = (f"a value is nested deeper than {MAX_DEPTH} levels, or contains itself: pass "
@@ -74,7 +74,7 @@ def find_expressions(value, list found):
 
 cdef object _value_in(object expr, object core):
     """The value of `expr` in the run `core` (its node: see _graph.ReductionCore.node_of)."""
-    node = expr._node
+    node = (<Expression>expr)._node
     if node is None or node.core is not core:
         node = core.nodes[id(expr)]
     return node.value
@@ -147,13 +147,16 @@ NO_KWARGS = _NO_KWARGS
 cdef inline bint _hash_leaf_call(object expr) except -1:
     """Hash `expr` at once if it is a call on plain scalars, `f(1, "a")`: the common leaf of a
     fan-out, hashed without a trip through the stack. False if it is anything else."""
-    if type(expr) is not TaskExpression or expr.kwargs:
+    if type(expr) is not TaskExpression:
         return False
-    cdef tuple args = expr.args
+    cdef TaskExpression call = <TaskExpression>expr
+    if call.kwargs:
+        return False
+    cdef tuple args = call.args
     for arg in args:
         if not _opaque(arg):
             return False
-    expr._hash = eval_digest(expr.task.digest, args, _NO_KWARGS)
+    call._hash = eval_digest(call.task.digest, args, _NO_KWARGS)
     return True
 
 
@@ -165,13 +168,16 @@ def hash_tree(root):
     cdef list stack = [root]
     cdef list pending
     cdef set opened = set()  # ids of expressions whose children are on the stack above them
+    cdef Expression expr, child
+    cdef TaskExpression call
     while stack:
         expr = stack[-1]
         if expr._hash is not None:
             stack.pop()
             continue
         plain_call = type(expr) is TaskExpression
-        content = (expr.args, expr.kwargs) if plain_call else expr._hash_content()
+        content = ((<TaskExpression>expr).args, (<TaskExpression>expr).kwargs) if plain_call \
+            else expr._hash_content()
         pending = []
         for child in find_expressions(content, []):
             if child._hash is None and not _hash_leaf_call(child):
@@ -192,6 +198,9 @@ def hash_tree(root):
         opened.discard(id(expr))
         # A call's hash is the eval hash of that call: the encoder's fast path, it already names
         # the task and its arguments, and the job of the call reuses it (16 bytes, shared).
-        expr._hash = (eval_digest(expr.task.digest, expr.args, expr.kwargs) if plain_call
-                      else value_digest(content))
+        if plain_call:
+            call = <TaskExpression>expr
+            expr._hash = eval_digest(call.task.digest, call.args, call.kwargs)
+        else:
+            expr._hash = value_digest(content)
         stack.pop()
