@@ -4,8 +4,9 @@
 A node waits for a template (a value with expressions inside): `waiting` counts its pending
 child nodes; when it reaches zero `ready()` is called. A node ends with `finish(node, value)`
 or `fail(node, error)`, and its parents hear of it in `propagate`. Jobs are nodes too: one per
-eval hash, waiting for the expressions inside the task's result. reduction.py drives this
-core: the loop, the cache, the executors and the logs.
+eval hash, waiting for the expressions inside the task's result; a call on plain scalars,
+the leaf of a fan-out, is represented by its job alone. Each expression points at its node
+(`expr._node`). reduction.py drives this core: the loop, the cache, the executors and the logs.
 """
 cimport cython
 
