@@ -19,14 +19,14 @@ from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 from redun_fast._records cimport JobRecords, RECORD_CACHED, RECORD_DONE, RECORD_FAILED
 
 from redun_fast._core import HashError, eval_digest, hash_value
-from redun_fast._nested import NO_KWARGS, find_expressions, substitute
+from redun_fast._nested cimport leaf_call_hash, scalar
+from redun_fast._nested import find_expressions, substitute
 from redun_fast.cache.serialize import SerializationError, dumps, loads
 from redun_fast._expression cimport (Expression, SchedulerExpression, SimpleExpression,
                                      TaskExpression)
 from redun_fast.expression import LAZY_OPERATIONS
 
 cdef object _loads = loads
-cdef dict _NO_KWARGS = NO_KWARGS
 
 # Node states.
 DEF PENDING = 0
@@ -49,12 +49,6 @@ cdef inline double _now():
     cdef timespec ts
     clock_gettime(CLOCK_REALTIME, &ts)
     return ts.tv_sec + ts.tv_nsec * 1e-9
-
-
-cdef inline bint _scalar(object value):
-    cdef type cls = type(value)
-    return (cls is int or cls is str or cls is float or cls is bool or cls is bytes
-            or value is None)
 
 
 cdef inline _add_parent(Node child, Node parent):
@@ -151,7 +145,7 @@ cdef class TaskNode(Node):
         cdef dict kwargs = self.expr.kwargs
         if not kwargs:
             for arg in args:
-                if not _scalar(arg):
+                if not scalar(arg):
                     break
             else:  # the common leaf call, f(1, "a"): nothing to wait for, no template kept
                 reduction.request_job(self, args, kwargs)
@@ -430,28 +424,20 @@ cdef class ReductionCore:
         else:  # another run reduces this expression at the same time
             self.nodes[id(expr)] = node
 
-    cdef Job leaf_job(self, Expression found):
-        """The job of `found` if it is a plain call on scalars, `f(1, "a")`, else None.
+    cdef Job leaf_job(self, Expression expr):
+        """The job of `expr` if it is a plain call on scalars, `f(1, "a")`, else None.
 
         Such a call has nothing to wait for, so its job is its node in the graph: a fan-out's
         million leaves need no node of their own.
         """
-        if type(found) is not TaskExpression:
-            return None
-        cdef TaskExpression expr = <TaskExpression>found
-        if expr.kwargs:
-            return None
-        cdef tuple args = expr.args
-        for arg in args:
-            if not _scalar(arg):
-                return None
-        eval_hash = expr._hash
+        try:
+            eval_hash = leaf_call_hash(expr)
+        except (HashError, RecursionError):
+            return None  # its TaskNode names the argument
         if eval_hash is None:
-            try:
-                eval_hash = expr._hash = eval_digest(expr.task.digest, args, _NO_KWARGS)
-            except (HashError, RecursionError):
-                return None  # its TaskNode names the argument
-        return self.job_of(expr.task, args, _NO_KWARGS, eval_hash)
+            return None
+        cdef TaskExpression call = <TaskExpression>expr
+        return self.job_of(call.task, call.args, call.kwargs, eval_hash)
 
     cpdef propagate(self):
         """Start new nodes and tell parents about finished nodes until nothing changes."""
@@ -493,7 +479,7 @@ cdef class ReductionCore:
         cdef Node child
         cdef Node failed = None
         node.template = template
-        if _scalar(template):  # the common result, an int or a str: nothing to look into
+        if scalar(template):  # the common result, an int or a str: nothing to look into
             node.concrete = True
             if node.waiting == 0:
                 node.ready(self)

@@ -22,12 +22,6 @@ cdef object _is_dataclass = dataclasses.is_dataclass
 cdef object _fields = dataclasses.fields
 
 
-cdef inline bint _opaque(object value):
-    cdef type cls = type(value)
-    return (cls is int or cls is str or cls is float or cls is bool or cls is bytes
-            or value is None)
-
-
 cdef list _dataclass_items(object value):
     if _is_dataclass(value) and not isinstance(value, type):
         return [getattr(value, field.name) for field in _fields(value)]
@@ -40,17 +34,17 @@ cdef int _find(object value, list found, int depth) except -1:
         raise RecursionError(TOO_DEEP)
     if cls is list or cls is tuple or cls is set or cls is frozenset:
         for item in value:
-            if not _opaque(item):
+            if not scalar(item):
                 _find(item, found, depth + 1)
         return 0
     if cls is dict:
         for key, item in (<dict>value).items():
-            if not _opaque(key):
+            if not scalar(key):
                 _find(key, found, depth + 1)
-            if not _opaque(item):
+            if not scalar(item):
                 _find(item, found, depth + 1)
         return 0
-    if _opaque(value):
+    if scalar(value):
         return 0
     if isinstance(value, Expression):
         found.append(value)
@@ -85,7 +79,7 @@ cdef object _replace(object value, object core, int depth):
     cdef list items, new
     cdef Py_ssize_t i
     cdef bint changed
-    if _opaque(value):
+    if scalar(value):
         return value
     if depth > MAX_DEPTH:
         raise RecursionError(TOO_DEEP)
@@ -141,23 +135,24 @@ def substitute(value, core):
 
 
 cdef dict _NO_KWARGS = {}  # never changed: only read by eval_digest
-NO_KWARGS = _NO_KWARGS
 
 
-cdef inline bint _hash_leaf_call(object expr) except -1:
-    """Hash `expr` at once if it is a call on plain scalars, `f(1, "a")`: the common leaf of a
-    fan-out, hashed without a trip through the stack. False if it is anything else."""
+cdef bytes leaf_call_hash(object expr):
+    """If `expr` is a call on plain scalars, `f(1, "a")`, its eval hash (set as its `_hash` if
+    it had none), else None. The common leaf of a fan-out: hashed without a trip through the
+    stack, and reduced as its job alone (_graph.ReductionCore.leaf_job)."""
     if type(expr) is not TaskExpression:
-        return False
+        return None
     cdef TaskExpression call = <TaskExpression>expr
     if call.kwargs:
-        return False
+        return None
     cdef tuple args = call.args
     for arg in args:
-        if not _opaque(arg):
-            return False
-    call._hash = eval_digest(call.task.digest, args, _NO_KWARGS)
-    return True
+        if not scalar(arg):
+            return None
+    if call._hash is None:
+        call._hash = eval_digest(call.task.digest, args, _NO_KWARGS)
+    return call._hash
 
 
 def hash_tree(root):
@@ -180,7 +175,7 @@ def hash_tree(root):
             else expr._hash_content()
         pending = []
         for child in find_expressions(content, []):
-            if child._hash is None and not _hash_leaf_call(child):
+            if child._hash is None and leaf_call_hash(child) is None:
                 pending.append(child)
         if pending:
             # Everything above an opened expression descends from it: meeting one again is a cycle.
