@@ -16,15 +16,13 @@ import traceback
 
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 
-from redun_fast._records cimport JobRecords, RECORD_CACHED, RECORD_DONE, RECORD_FAILED
+from redun_fast._records cimport RECORD_CACHED, RECORD_DONE, RECORD_FAILED
 
 from redun_fast._core import HashError, eval_digest, hash_value
 from redun_fast._nested cimport leaf_call_hash, scalar
 from redun_fast._nested import find_expressions, substitute
 from redun_fast.cache.serialize import SerializationError, dumps, loads
-from redun_fast._expression cimport (Expression, SchedulerExpression, SimpleExpression,
-                                     TaskExpression)
-from redun_fast.expression import LAZY_OPERATIONS
+from redun_fast._expression cimport Expression, SchedulerExpression, TaskExpression
 
 cdef object _loads = loads
 
@@ -60,7 +58,7 @@ cdef inline _add_parent(Node child, Node parent):
         child.parents = [child.parents, parent]
 
 
-cdef inline _remove_parent(Node child, Node parent):
+cdef remove_parent(Node child, Node parent):
     """Remove one occurrence of `parent` (a node may wait twice for one child)."""
     if child.parents is parent:
         child.parents = None
@@ -68,18 +66,9 @@ cdef inline _remove_parent(Node child, Node parent):
         (<list>child.parents).remove(parent)
 
 
-cdef class ReductionCore
-
-
 @cython.no_gc
 cdef class Node:
-    cdef readonly ReductionCore core  # the run whose graph holds this node
-    cdef public object parents  # None, one Node, or a list of them: most nodes have one
-    cdef public int waiting
-    cdef public int state
-    cdef public object value
-    cdef public object template
-    cdef public bint concrete  # the template holds no expressions: it is its own value
+    """A part of the graph (fields in _graph.pxd): an expression, or a job."""
 
     def __cinit__(self):
         self.concrete = True
@@ -106,13 +95,6 @@ cdef class Node:
 @cython.no_gc
 cdef class Job(Node):
     """One call of a task with concrete arguments: the unit that is cached and executed."""
-    cdef public unsigned long long id  # shown as 16 hex digits; the logs show the first 8
-    cdef public object task
-    cdef public tuple args
-    cdef public dict kwargs
-    cdef public bytes eval_hash
-    cdef public int status  # a report.STATUSES index once dispatched, else -1
-    cdef public double started
 
     def __init__(self, job_id, task, tuple args, dict kwargs, bytes eval_hash):
         self.id = job_id
@@ -130,8 +112,6 @@ cdef class Job(Node):
 @cython.no_gc
 cdef class TaskNode(Node):
     """A TaskExpression: waits for its arguments, then for the job of that call."""
-    cdef public TaskExpression expr
-    cdef public Job job
 
     def __init__(self, expr):
         self.expr = expr
@@ -160,209 +140,17 @@ cdef class TaskNode(Node):
             reduction.finish(self, self.job.value)
 
 
-@cython.no_gc
-cdef class SimpleNode(Node):
-    """A SimpleExpression (getitem, getattr, call, operators): computed in the scheduler."""
-    cdef public object expr
-    cdef public bint applied
-
-    def __init__(self, expr):
-        self.expr = expr
-
-    cpdef start(self, ReductionCore reduction):
-        reduction.wait_for(self, (self.expr.args, self.expr.kwargs))
-
-    cpdef ready(self, ReductionCore reduction):
-        if self.applied:
-            reduction.finish(self, reduction.resolved(self))
-            return
-        args, kwargs = reduction.resolved(self)
-        self.applied = True
-        try:
-            result = LAZY_OPERATIONS[self.expr.func_name](*args, **kwargs)
-        except Exception as error:
-            reduction.fail(self, error)
-            return
-        reduction.wait_for(self, result)  # the result may be an expression, e.g. a task call
-
-
-@cython.no_gc
-cdef class CondNode(Node):
-    """`cond(pred, then, [pred2, then2, ...] [otherwise])`: evaluates only what it needs."""
-    cdef public object expr
-    cdef public int index
-    cdef public bint branch_chosen
-
-    def __init__(self, expr):
-        self.expr = expr
-
-    cpdef start(self, ReductionCore reduction):
-        reduction.wait_for(self, self.expr.args[0])
-
-    cpdef ready(self, ReductionCore reduction):
-        if self.branch_chosen:
-            reduction.finish(self, reduction.resolved(self))
-            return
-        clauses = self.expr.args
-        if reduction.resolved(self):
-            branch = clauses[self.index + 1]
-        elif len(clauses) - self.index == 3:
-            branch = clauses[self.index + 2]
-        elif len(clauses) - self.index == 2:
-            branch = None
-        else:
-            self.index += 2
-            reduction.wait_for(self, clauses[self.index])
-            return
-        self.branch_chosen = True
-        reduction.wait_for(self, branch)
-
-
-@cython.no_gc
-cdef class CatchNode(Node):
-    """`catch(expr, ErrorClass, recover, ...)`: on a matching error, evaluates `recover(error)`."""
-    cdef public object expr
-    cdef public bint recovering
-    cdef public list children
-
-    def __init__(self, expr):
-        self.expr = expr
-        self.children = []
-
-    cpdef release(self):
-        Node.release(self)
-        self.children = None
-
-    cpdef start(self, ReductionCore reduction):
-        self.children = reduction.wait_for(self, self.expr.args[0])
-
-    cpdef child_failed(self, ReductionCore reduction, object error):
-        pairs = self.expr.args[1:]
-        if not self.recovering:
-            for error_class, recover in zip(pairs[::2], pairs[1::2]):
-                if isinstance(error, error_class):
-                    self.recovering = True
-                    # Stop listening to the failed expression's other parts.
-                    for child in self.children:
-                        _remove_parent(<Node>child, self)
-                    self.waiting = 0
-                    reduction.wait_for(self, recover(error))
-                    return
-        reduction.fail(self, error)
-
-
-@cython.no_gc
-cdef class SeqNode(Node):
-    """`seq([a, b, c])`: evaluates a, then b, then c, one after the other; a list of values."""
-    cdef public object expr
-    cdef public list values
-
-    def __init__(self, expr):
-        self.expr = expr
-        self.values = []
-
-    cpdef release(self):
-        Node.release(self)
-        self.values = None
-
-    cpdef start(self, ReductionCore reduction):
-        exprs = self.expr.args[0]
-        if not exprs:
-            reduction.finish(self, [])
-            return
-        reduction.wait_for(self, exprs[0])
-
-    cpdef ready(self, ReductionCore reduction):
-        self.values.append(reduction.resolved(self))
-        exprs = self.expr.args[0]
-        if len(self.values) == len(exprs):
-            reduction.finish(self, self.values)
-        else:
-            reduction.wait_for(self, exprs[len(self.values)])
-
-
-@cython.no_gc
-cdef class CatchAllNode(Node):
-    """`catch_all(exprs, ErrorClass, recover)`: lets every expression in `exprs` finish, then,
-    if any raised, evaluates `recover(first_error)`."""
-    cdef public object expr
-    cdef public object error
-    cdef public bint recovering
-
-    def __init__(self, expr):
-        self.expr = expr
-
-    cpdef release(self):
-        Node.release(self)
-        self.error = None
-
-    cpdef start(self, ReductionCore reduction):
-        reduction.wait_for(self, self.expr.args[0])
-
-    cpdef ready(self, ReductionCore reduction):
-        if self.error is None or self.recovering:
-            reduction.finish(self, reduction.resolved(self))
-            return
-        args = self.expr.args
-        error_class = args[1] if len(args) > 1 else Exception
-        recover = args[2] if len(args) > 2 else None
-        if recover is None or not isinstance(self.error, error_class or Exception):
-            reduction.fail(self, self.error)
-            return
-        self.recovering = True
-        reduction.wait_for(self, recover(self.error))
-
-    cpdef child_failed(self, ReductionCore reduction, object error):
-        if self.recovering:
-            reduction.fail(self, error)
-            return
-        if self.error is None:
-            self.error = error
-        if self.waiting > 0:
-            self.waiting -= 1  # a failure counts as finished: the others still run to the end
-        if self.waiting == 0:
-            self.ready(reduction)
-
-
-_SCHEDULER_NODES = {"redun.cond": CondNode, "redun.catch": CatchNode, "redun.seq": SeqNode,
-                    "redun.catch_all": CatchAllNode}
-
-
-cpdef Node make_node(object expr):
-    if isinstance(expr, SchedulerExpression):
-        node_class = _SCHEDULER_NODES.get(expr.task.fullname)
-        if node_class is None:
-            raise TypeError(f"unknown scheduler task {expr.task.fullname}")
-        return node_class(expr)
-    if isinstance(expr, SimpleExpression):
-        return SimpleNode(expr)
-    cdef TaskNode node = TaskNode.__new__(TaskNode)  # skips __init__'s argument parsing
-    node.expr = expr
-    return node
-
-
 cdef class ReductionCore:
     """The graph of one run: nodes by expression, jobs by eval hash.
 
     An expression points at its node (`expr._node`); `nodes` (by id) holds the nodes of
-    expressions that another run, in another thread, points at already.
+    expressions that another run, in another thread, points at already. Task calls get their
+    nodes here; lazy operations and the scheduler's built-ins (cond, catch, seq, catch_all)
+    get theirs from `scheduler_node(expr)` (_scheduler_nodes.node_for).
     """
-    cdef list marked  # the expressions whose _node this run set; unset at release
-    cdef public dict nodes
-    cdef public dict jobs
-    cdef public list to_start  # nodes to start, last in first out
-    cdef public list finished  # nodes whose parents are not told yet, first in first out
-    cdef Py_ssize_t finished_head
-    cdef public list new_jobs  # jobs created since the last dispatch
-    cdef public JobRecords job_records  # of jobs finished since the last commit
-    cdef public object counts  # report.JobCounts of this run
-    cdef dict count_rows  # its rows, task name -> [count per status], updated here directly
-    cdef unsigned long long job_number
-    cdef public list to_store  # (eval hash, serialized result) waiting for the next commit
-    cdef public Py_ssize_t running  # jobs handed to executors and not back yet
-    cdef public object root_task  # runs in the scheduler; its result is its argument
 
-    def __init__(self, counts, root_task):
+    def __init__(self, counts, root_task, scheduler_node):
+        self.scheduler_node = scheduler_node
         self.counts = counts
         self.count_rows = counts.rows
         self.root_task = root_task
@@ -402,12 +190,20 @@ cdef class ReductionCore:
         self.new_jobs = []
 
     cpdef Node add_root(self, object expr):
-        root = make_node(expr)
+        root = self.new_node(expr)
         self.attach(expr, root)
         self.to_start.append(root)
         return root
 
-    cdef inline Node node_of(self, Expression expr):
+    cdef Node new_node(self, Expression expr):
+        cdef TaskNode node
+        if isinstance(expr, TaskExpression) and not isinstance(expr, SchedulerExpression):
+            node = TaskNode.__new__(TaskNode)  # skips __init__'s argument parsing
+            node.expr = <TaskExpression>expr
+            return node
+        return self.scheduler_node(expr)
+
+    cdef Node node_of(self, Expression expr):
         """This run's node of `expr`, or None."""
         node = expr._node
         if node is not None and (<Node>node).core is self:
@@ -416,7 +212,7 @@ cdef class ReductionCore:
             return self.nodes.get(id(expr))
         return None
 
-    cdef inline attach(self, Expression expr, Node node):
+    cdef attach(self, Expression expr, Node node):
         node.core = self
         if expr._node is None:
             expr._node = node
@@ -461,7 +257,7 @@ cdef class ReductionCore:
             del finished[:]
             self.finished_head = 0
 
-    cdef inline _tell(self, Node parent, Node node):
+    cdef _tell(self, Node parent, Node node):
         """`node` finished: its parent waits for one child less, or fails with it."""
         if parent.state != PENDING:
             return
@@ -491,7 +287,7 @@ cdef class ReductionCore:
             if child is None:
                 child = self.leaf_job(expr)
                 if child is None:
-                    child = make_node(expr)
+                    child = self.new_node(expr)
                     new.append(child)
                 elif child.core is None:  # a new job
                     new.append(child)
@@ -508,7 +304,7 @@ cdef class ReductionCore:
         self.to_start.extend(new)
         if failed is not None:
             for child in linked:
-                _remove_parent(child, node)
+                remove_parent(child, node)
             node.waiting = 0
             node.child_failed(self, failed.value)
         elif node.waiting == 0:

@@ -13,6 +13,7 @@ import time
 from typing import Any, List
 
 from redun_fast._graph import PENDING_STATE, Job, Node, ReductionCore
+from redun_fast._scheduler_nodes import node_for
 from redun_fast._records import JobRecords
 from redun_fast.builtins import root_task
 from redun_fast.limits import Limits
@@ -47,7 +48,7 @@ class DryRunResult(Exception):
 class Reduction(ReductionCore):
     def __init__(self, scheduler: Any, use_cache: bool, dryrun: bool = False) -> None:
         # This run's counts; the scheduler adds them to its own.
-        super().__init__(JobCounts(), root_task)
+        super().__init__(JobCounts(), root_task, node_for)
         self.scheduler = scheduler
         self.logger: logging.Logger = scheduler.logger
         self.store = scheduler.store

@@ -4,7 +4,7 @@ import pickle
 
 import pytest
 
-from redun_fast import QuotedExpression, Scheduler, SimpleExpression, quote, task
+from redun_fast import Expression, QuotedExpression, Scheduler, SimpleExpression, quote, task
 
 redun_namespace = "expr"
 
@@ -94,3 +94,16 @@ def test_expression_hash_is_structural_and_shallow_for_deep_chains():
     for _ in range(20000):
         chain = chain + 1
     assert len(chain.__redun_hash__()) == 16
+
+
+class Unknown(Expression):
+    """An Expression that is neither a task call, a lazy operation nor a built-in."""
+
+    def _hash_content(self):
+        return ("Unknown",)
+
+
+def test_an_expression_of_unknown_kind_is_a_clear_error(scheduler):
+    with pytest.raises(TypeError, match="cannot evaluate a Unknown: an Expression must be a "
+                                        "task call, a lazy operation or a built-in"):
+        scheduler.run([value(1), Unknown()])

@@ -1,0 +1,194 @@
+# cython: language_level=3
+"""The nodes of the expressions the scheduler evaluates itself: lazy operations (`e[0]`,
+`e.attr`, `e + 1`, calls) and the built-ins cond, catch, seq and catch_all.
+
+Each is a graph node (_graph.pxd) that waits for some expressions, then decides what to wait
+for next or what its value is; the graph core asks `node_for(expr)` for them.
+"""
+cimport cython
+
+from redun_fast._graph cimport Node, ReductionCore, remove_parent
+from redun_fast._expression cimport SchedulerExpression, SimpleExpression
+
+from redun_fast.expression import LAZY_OPERATIONS
+
+
+@cython.no_gc
+cdef class SimpleNode(Node):
+    """A SimpleExpression (getitem, getattr, call, operators): computed in the scheduler."""
+    cdef public object expr
+    cdef public bint applied
+
+    def __init__(self, expr):
+        self.expr = expr
+
+    cpdef start(self, ReductionCore reduction):
+        reduction.wait_for(self, (self.expr.args, self.expr.kwargs))
+
+    cpdef ready(self, ReductionCore reduction):
+        if self.applied:
+            reduction.finish(self, reduction.resolved(self))
+            return
+        args, kwargs = reduction.resolved(self)
+        self.applied = True
+        try:
+            result = LAZY_OPERATIONS[self.expr.func_name](*args, **kwargs)
+        except Exception as error:
+            reduction.fail(self, error)
+            return
+        reduction.wait_for(self, result)  # the result may be an expression, e.g. a task call
+
+
+@cython.no_gc
+cdef class CondNode(Node):
+    """`cond(pred, then, [pred2, then2, ...] [otherwise])`: evaluates only what it needs."""
+    cdef public object expr
+    cdef public int index
+    cdef public bint branch_chosen
+
+    def __init__(self, expr):
+        self.expr = expr
+
+    cpdef start(self, ReductionCore reduction):
+        reduction.wait_for(self, self.expr.args[0])
+
+    cpdef ready(self, ReductionCore reduction):
+        if self.branch_chosen:
+            reduction.finish(self, reduction.resolved(self))
+            return
+        clauses = self.expr.args
+        if reduction.resolved(self):
+            branch = clauses[self.index + 1]
+        elif len(clauses) - self.index == 3:
+            branch = clauses[self.index + 2]
+        elif len(clauses) - self.index == 2:
+            branch = None
+        else:
+            self.index += 2
+            reduction.wait_for(self, clauses[self.index])
+            return
+        self.branch_chosen = True
+        reduction.wait_for(self, branch)
+
+
+@cython.no_gc
+cdef class CatchNode(Node):
+    """`catch(expr, ErrorClass, recover, ...)`: on a matching error, evaluates `recover(error)`."""
+    cdef public object expr
+    cdef public bint recovering
+    cdef public list children
+
+    def __init__(self, expr):
+        self.expr = expr
+        self.children = []
+
+    cpdef release(self):
+        Node.release(self)
+        self.children = None
+
+    cpdef start(self, ReductionCore reduction):
+        self.children = reduction.wait_for(self, self.expr.args[0])
+
+    cpdef child_failed(self, ReductionCore reduction, object error):
+        pairs = self.expr.args[1:]
+        if not self.recovering:
+            for error_class, recover in zip(pairs[::2], pairs[1::2]):
+                if isinstance(error, error_class):
+                    self.recovering = True
+                    # Stop listening to the failed expression's other parts.
+                    for child in self.children:
+                        remove_parent(<Node>child, self)
+                    self.waiting = 0
+                    reduction.wait_for(self, recover(error))
+                    return
+        reduction.fail(self, error)
+
+
+@cython.no_gc
+cdef class SeqNode(Node):
+    """`seq([a, b, c])`: evaluates a, then b, then c, one after the other; a list of values."""
+    cdef public object expr
+    cdef public list values
+
+    def __init__(self, expr):
+        self.expr = expr
+        self.values = []
+
+    cpdef release(self):
+        Node.release(self)
+        self.values = None
+
+    cpdef start(self, ReductionCore reduction):
+        exprs = self.expr.args[0]
+        if not exprs:
+            reduction.finish(self, [])
+            return
+        reduction.wait_for(self, exprs[0])
+
+    cpdef ready(self, ReductionCore reduction):
+        self.values.append(reduction.resolved(self))
+        exprs = self.expr.args[0]
+        if len(self.values) == len(exprs):
+            reduction.finish(self, self.values)
+        else:
+            reduction.wait_for(self, exprs[len(self.values)])
+
+
+@cython.no_gc
+cdef class CatchAllNode(Node):
+    """`catch_all(exprs, ErrorClass, recover)`: lets every expression in `exprs` finish, then,
+    if any raised, evaluates `recover(first_error)`."""
+    cdef public object expr
+    cdef public object error
+    cdef public bint recovering
+
+    def __init__(self, expr):
+        self.expr = expr
+
+    cpdef release(self):
+        Node.release(self)
+        self.error = None
+
+    cpdef start(self, ReductionCore reduction):
+        reduction.wait_for(self, self.expr.args[0])
+
+    cpdef ready(self, ReductionCore reduction):
+        if self.error is None or self.recovering:
+            reduction.finish(self, reduction.resolved(self))
+            return
+        args = self.expr.args
+        error_class = args[1] if len(args) > 1 else Exception
+        recover = args[2] if len(args) > 2 else None
+        if recover is None or not isinstance(self.error, error_class or Exception):
+            reduction.fail(self, self.error)
+            return
+        self.recovering = True
+        reduction.wait_for(self, recover(self.error))
+
+    cpdef child_failed(self, ReductionCore reduction, object error):
+        if self.recovering:
+            reduction.fail(self, error)
+            return
+        if self.error is None:
+            self.error = error
+        if self.waiting > 0:
+            self.waiting -= 1  # a failure counts as finished: the others still run to the end
+        if self.waiting == 0:
+            self.ready(reduction)
+
+
+_BUILTIN_NODES = {"redun.cond": CondNode, "redun.catch": CatchNode, "redun.seq": SeqNode,
+                  "redun.catch_all": CatchAllNode}
+
+
+def node_for(expr):
+    """The node of a SimpleExpression or a SchedulerExpression."""
+    if isinstance(expr, SimpleExpression):
+        return SimpleNode(expr)
+    if isinstance(expr, SchedulerExpression):
+        node_class = _BUILTIN_NODES.get(expr.task.fullname)
+        if node_class is None:
+            raise TypeError(f"unknown scheduler task {expr.task.fullname}")
+        return node_class(expr)
+    raise TypeError(f"cannot evaluate a {type(expr).__name__}: an Expression must be a task "
+                    "call, a lazy operation or a built-in such as cond")
