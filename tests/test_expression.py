@@ -107,3 +107,24 @@ def test_an_expression_of_unknown_kind_is_a_clear_error(scheduler):
     with pytest.raises(TypeError, match="cannot evaluate a Unknown: an Expression must be a "
                                         "task call, a lazy operation or a built-in"):
         scheduler.run([value(1), Unknown()])
+
+
+def test_expressions_are_not_tracked_by_the_cycle_collector_but_free_what_they_hold():
+    # Building a million calls made the program's own garbage collections walk them all.
+    import gc
+    import weakref
+
+    class Holder:
+        pass
+
+    held = Holder()
+    held.me = held  # a cycle of the user's, which only the collector can free
+    alive = weakref.ref(held)
+    expr = value(held)[0] + 1
+    assert not gc.is_tracked(expr) and not gc.is_tracked(expr.args[0])
+    del held
+    gc.collect()
+    assert alive() is not None  # the expression holds it
+    del expr
+    gc.collect()
+    assert alive() is None
