@@ -9,6 +9,7 @@ extensions = [
     Extension("redun_fast._core", ["csrc/_core.pyx"], extra_compile_args=["-O2"]),
     Extension("redun_fast._expression", ["csrc/_expression.pyx"], extra_compile_args=["-O2"]),
     Extension("redun_fast._nested", ["csrc/_nested.pyx"], extra_compile_args=["-O2"]),
+    Extension("redun_fast._unpickle", ["csrc/_unpickle.pyx"], extra_compile_args=["-O2"]),
     Extension("redun_fast._records", ["csrc/_records.pyx"], extra_compile_args=["-O2"]),
     Extension("redun_fast._graph", ["csrc/_graph.pyx"], extra_compile_args=["-O2"]),
     Extension("redun_fast._scheduler_nodes", ["csrc/_scheduler_nodes.pyx"],

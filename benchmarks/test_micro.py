@@ -13,6 +13,7 @@ from redun_fast import Scheduler
 from redun_fast._core import eval_digest, hash_value, value_digest
 from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.cache.memory import MemoryStore
+from redun_fast.cache.serialize import loads
 from workloads import inc, total
 
 TASK = value_digest("bench.inc")
@@ -52,7 +53,7 @@ def test_store_lookup_per_10000(benchmark, store):
 
 def test_store_lookup_and_unpickle_per_10000(benchmark, store):
     store.commit(ROWS)
-    benchmark(lambda: [pickle.loads(data) for data in store.lookup(KEYS)])
+    benchmark(lambda: [loads(data) for data in store.lookup(KEYS)])
 
 
 def test_store_commit_with_fsync_off_per_10000(benchmark, tmp_path):

@@ -2,6 +2,10 @@
 import pickle
 from typing import Any
 
+# pickle.loads, reading a result that is one int, float, short str, bool or None without
+# building an Unpickler: it runs once per cached job.
+from redun_fast._unpickle import loads  # noqa: F401
+
 
 class SerializationError(TypeError):
     """A task result that cannot be stored."""
@@ -23,5 +27,3 @@ def dumps(value: Any, task_name: str) -> bytes:
             "module level so pickle can find it"
         ) from error
 
-
-loads = pickle.loads  # (an alias, not a wrapper: it runs once per cached job)
