@@ -45,8 +45,9 @@ cpdef object loads(bytes data):
         return p[i + 1]
     if op == b'M' and size == 2:  # BININT2
         return p[i + 1] | (p[i + 2] << 8)
-    if op == b'J' and size == 4:  # BININT: 4 bytes, signed
-        return <int32_t>(p[i + 1] | (p[i + 2] << 8) | (p[i + 3] << 16) | (<uint64_t>p[i + 4] << 24))
+    if op == b'J' and size == 4:  # BININT: 4 bytes, little-endian, signed
+        return <int32_t>(p[i + 1] | (p[i + 2] << 8) | (p[i + 3] << 16)
+                         | (<uint64_t>p[i + 4] << 24))
     if op == b'N' and size == 0:
         return None
     if op == 0x88 and size == 0:
