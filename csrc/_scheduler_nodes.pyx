@@ -14,13 +14,18 @@ from redun_fast.expression import LAZY_OPERATIONS
 
 
 @cython.no_gc
-cdef class SimpleNode(Node):
-    """A SimpleExpression (getitem, getattr, call, operators): computed in the scheduler."""
+cdef class ExpressionNode(Node):
+    """The node of one expression that the scheduler evaluates itself."""
     cdef public object expr
-    cdef public bint applied
 
     def __init__(self, expr):
         self.expr = expr
+
+
+@cython.no_gc
+cdef class SimpleNode(ExpressionNode):
+    """A SimpleExpression (getitem, getattr, call, operators): computed in the scheduler."""
+    cdef public bint applied
 
     cpdef start(self, ReductionCore reduction):
         reduction.wait_for(self, (self.expr.args, self.expr.kwargs))
@@ -40,14 +45,10 @@ cdef class SimpleNode(Node):
 
 
 @cython.no_gc
-cdef class CondNode(Node):
+cdef class CondNode(ExpressionNode):
     """`cond(pred, then, [pred2, then2, ...] [otherwise])`: evaluates only what it needs."""
-    cdef public object expr
     cdef public int index
     cdef public bint branch_chosen
-
-    def __init__(self, expr):
-        self.expr = expr
 
     cpdef start(self, ReductionCore reduction):
         reduction.wait_for(self, self.expr.args[0])
@@ -72,14 +73,13 @@ cdef class CondNode(Node):
 
 
 @cython.no_gc
-cdef class CatchNode(Node):
+cdef class CatchNode(ExpressionNode):
     """`catch(expr, ErrorClass, recover, ...)`: on a matching error, evaluates `recover(error)`."""
-    cdef public object expr
     cdef public bint recovering
     cdef public list children
 
     def __init__(self, expr):
-        self.expr = expr
+        ExpressionNode.__init__(self, expr)
         self.children = []
 
     cpdef release(self):
@@ -105,13 +105,12 @@ cdef class CatchNode(Node):
 
 
 @cython.no_gc
-cdef class SeqNode(Node):
+cdef class SeqNode(ExpressionNode):
     """`seq([a, b, c])`: evaluates a, then b, then c, one after the other; a list of values."""
-    cdef public object expr
     cdef public list values
 
     def __init__(self, expr):
-        self.expr = expr
+        ExpressionNode.__init__(self, expr)
         self.values = []
 
     cpdef release(self):
@@ -135,15 +134,11 @@ cdef class SeqNode(Node):
 
 
 @cython.no_gc
-cdef class CatchAllNode(Node):
+cdef class CatchAllNode(ExpressionNode):
     """`catch_all(exprs, ErrorClass, recover)`: lets every expression in `exprs` finish, then,
     if any raised, evaluates `recover(first_error)`."""
-    cdef public object expr
     cdef public object error
     cdef public bint recovering
-
-    def __init__(self, expr):
-        self.expr = expr
 
     cpdef release(self):
         Node.release(self)
