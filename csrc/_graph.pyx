@@ -121,16 +121,8 @@ cdef class TaskNode(Node):
         self.job = None
 
     cpdef start(self, ReductionCore reduction):
-        cdef tuple args = self.expr.args
-        cdef dict kwargs = self.expr.kwargs
-        if not kwargs:
-            for arg in args:
-                if not scalar(arg):
-                    break
-            else:  # the common leaf call, f(1, "a"): nothing to wait for, no template kept
-                reduction.request_job(self, args, kwargs)
-                return
-        reduction.wait_for(self, (args, kwargs))
+        # (A leaf call, f(1, "a"), gets no TaskNode unless it is the run's root: leaf_job.)
+        reduction.wait_for(self, (self.expr.args, self.expr.kwargs))
 
     cpdef ready(self, ReductionCore reduction):
         if self.job is None:
@@ -211,6 +203,10 @@ cdef class ReductionCore:
         if self.nodes:
             return self.nodes.get(id(expr))
         return None
+
+    cpdef object value_of(self, Expression expr):
+        """The value of `expr`'s node in this run (for _nested.substitute)."""
+        return self.node_of(expr).value
 
     cdef attach(self, Expression expr, Node node):
         node.core = self

@@ -66,14 +66,6 @@ def find_expressions(value, list found):
     return found
 
 
-cdef object _value_in(object expr, object core):
-    """The value of `expr` in the run `core` (its node: see _graph.ReductionCore.node_of)."""
-    node = (<Expression>expr)._node
-    if node is None or node.core is not core:
-        node = core.nodes[id(expr)]
-    return node.value
-
-
 cdef object _replace(object value, object core, int depth):
     cdef type cls = type(value)
     cdef list items, new
@@ -84,7 +76,7 @@ cdef object _replace(object value, object core, int depth):
     if depth > MAX_DEPTH:
         raise RecursionError(TOO_DEEP)
     if isinstance(value, Expression):
-        return _value_in(value, core)
+        return core.value_of(value)
     if cls is dict:
         changed = False
         pairs = []

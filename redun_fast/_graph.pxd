@@ -58,6 +58,7 @@ cdef class ReductionCore:
     cpdef Node add_root(self, object expr)
     cdef Node new_node(self, Expression expr)
     cdef Node node_of(self, Expression expr)
+    cpdef object value_of(self, Expression expr)
     cdef attach(self, Expression expr, Node node)
     cdef Job leaf_job(self, Expression expr)
     cpdef propagate(self)
