@@ -5,16 +5,10 @@ Compiled classes shared between modules are declared in redun_fast/*.pxd (cimpor
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-extensions = [
-    Extension("redun_fast._core", ["csrc/_core.pyx"], extra_compile_args=["-O2"]),
-    Extension("redun_fast._expression", ["csrc/_expression.pyx"], extra_compile_args=["-O2"]),
-    Extension("redun_fast._nested", ["csrc/_nested.pyx"], extra_compile_args=["-O2"]),
-    Extension("redun_fast._unpickle", ["csrc/_unpickle.pyx"], extra_compile_args=["-O2"]),
-    Extension("redun_fast._records", ["csrc/_records.pyx"], extra_compile_args=["-O2"]),
-    Extension("redun_fast._graph", ["csrc/_graph.pyx"], extra_compile_args=["-O2"]),
-    Extension("redun_fast._scheduler_nodes", ["csrc/_scheduler_nodes.pyx"],
-              extra_compile_args=["-O2"]),
-]
+MODULES = ["_status", "_core", "_expression", "_nested", "_unpickle", "_records", "_graph",
+           "_ledger", "_scheduler_nodes", "_dispatch"]
+extensions = [Extension(f"redun_fast.{name}", [f"csrc/{name}.pyx"], extra_compile_args=["-O2"])
+              for name in MODULES]
 
 setup(
     ext_modules=cythonize(

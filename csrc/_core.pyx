@@ -18,18 +18,15 @@ import pickle
 
 import xxhash
 
+from redun_fast.errors import HashError
+
 from redun_fast._expression cimport TaskExpression
 
 cdef object _xxh3_128 = xxhash.xxh3_128_digest
 
-DEF MAX_DEPTH = 2000
 TOO_DEEP = (f"a value is nested deeper than {MAX_DEPTH} levels, or contains itself: pass "
             "flatter data (a list of records rather than a chain of nested ones)")
 DEF NAN_BITS = 0x7FF8000000000000
-
-
-class HashError(TypeError):
-    """A value that has no canonical encoding (not picklable and no __redun_hash__)."""
 
 
 cdef dict _type_names = {}  # type -> "module.qualname": formatting it was a third of a hook

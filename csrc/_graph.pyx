@@ -1,52 +1,26 @@
 # cython: language_level=3
-"""The expression graph of one run and its transitions: the hot path of the reduction.
+"""The expression graph of one run and its transitions: the hot path of the graph.
 
 A node waits for a template (a value with expressions inside): `waiting` counts its pending
 child nodes; when it reaches zero `ready()` is called. A node ends with `finish(node, value)`
 or `fail(node, error)`, and its parents hear of it in `propagate`. Jobs are nodes too: one per
 eval hash, waiting for the expressions inside the task's result; a call on plain scalars,
 the leaf of a fan-out, is represented by its job alone. Each expression points at its node
-(`expr._node`). reduction.py drives this core: the loop, the cache, the executors and the logs.
+(`expr._node`). A job's status changes go through the run's ledger (`graph.ledger`,
+_ledger.pyx); the graph does no I/O and knows nothing of the cache or the executors.
 """
 cimport cython
 
-import pickle
 import random
-import traceback
-
-from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
-
-from redun_fast._records cimport RECORD_CACHED, RECORD_DONE, RECORD_FAILED
 
 from redun_fast._core import HashError, eval_digest, hash_value
+from redun_fast._expression cimport Expression, SchedulerExpression, TaskExpression
+from redun_fast._ledger cimport RunLedger
 from redun_fast._nested cimport leaf_call_hash, scalar
 from redun_fast._nested import find_expressions, substitute
-from redun_fast.cache.serialize import SerializationError, dumps, loads
-from redun_fast._expression cimport Expression, SchedulerExpression, TaskExpression
+from redun_fast._status cimport NEW, PENDING, DONE, FAILED
 
-cdef object _loads = loads
-
-# Node states.
-DEF PENDING = 0
-DEF DONE = 1
-DEF FAILED = 2
-# Job statuses: indexes of report.STATUSES.
-DEF S_PENDING = 0
-DEF S_RUNNING = 1
-DEF S_FAILED = 2
-DEF S_CACHED = 3
-DEF S_DONE = 4
 DEF SCRAMBLE = 0x9E3779B97F4A7C15  # odd: consecutive job numbers look random in the logs
-
-PENDING_STATE, DONE_STATE, FAILED_STATE = PENDING, DONE, FAILED
-# The root job's result is its own (quoted) argument: the store only needs to know it ran.
-ROOT_RESULT = pickle.dumps(None, protocol=5)
-
-
-cdef inline double _now():
-    cdef timespec ts
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return ts.tv_sec + ts.tv_nsec * 1e-9
 
 
 cdef inline _add_parent(Node child, Node parent):
@@ -73,19 +47,19 @@ cdef class Node:
     def __cinit__(self):
         self.concrete = True
 
-    cpdef start(self, ReductionCore reduction):
+    cpdef start(self, Graph graph):
         """Called once, after the node enters the graph."""
         raise NotImplementedError
 
-    cpdef ready(self, ReductionCore reduction):
+    cpdef ready(self, Graph graph):
         """Called when every child the node waited for is done."""
-        reduction.finish(self, reduction.resolved(self))
+        graph.finish(self, graph.resolved(self))
 
-    cpdef child_failed(self, ReductionCore reduction, object error):
-        reduction.fail(self, error)
+    cpdef child_failed(self, Graph graph, object error):
+        graph.fail(self, error)
 
     cpdef release(self):
-        """Drop every reference to other nodes and values (see ReductionCore.release)."""
+        """Drop every reference to other nodes and values (see Graph.release)."""
         self.core = None
         self.parents = None
         self.template = None
@@ -96,43 +70,32 @@ cdef class Node:
 cdef class Job(Node):
     """One call of a task with concrete arguments: the unit that is cached and executed."""
 
-    def __init__(self, job_id, task, tuple args, dict kwargs, bytes eval_hash):
-        self.id = job_id
-        self.task = task
-        self.args = args
-        self.kwargs = kwargs
-        self.eval_hash = eval_hash
-        self.status = -1
-
-    cpdef start(self, ReductionCore reduction):
+    cpdef start(self, Graph graph):
         """A job that stands for a leaf call in the graph (see wait_for) is new: dispatch it."""
-        reduction.new_jobs.append(self)
+        graph.new_jobs.append(self)
 
 
 @cython.no_gc
 cdef class TaskNode(Node):
     """A TaskExpression: waits for its arguments, then for the job of that call."""
 
-    def __init__(self, expr):
-        self.expr = expr
-
     cpdef release(self):
         Node.release(self)
         self.job = None
 
-    cpdef start(self, ReductionCore reduction):
+    cpdef start(self, Graph graph):
         # (A leaf call, f(1, "a"), gets no TaskNode unless it is the run's root: leaf_job.)
-        reduction.wait_for(self, (self.expr.args, self.expr.kwargs))
+        graph.wait_for(self, (self.expr.args, self.expr.kwargs))
 
-    cpdef ready(self, ReductionCore reduction):
+    cpdef ready(self, Graph graph):
         if self.job is None:
-            args, kwargs = reduction.resolved(self)
-            reduction.request_job(self, args, kwargs)
+            args, kwargs = graph.resolved(self)
+            graph.request_job(self, args, kwargs)
         else:
-            reduction.finish(self, self.job.value)
+            graph.finish(self, self.job.value)
 
 
-cdef class ReductionCore:
+cdef class Graph:
     """The graph of one run: nodes by expression, jobs by eval hash.
 
     An expression points at its node (`expr._node`); `nodes` (by id) holds the nodes of
@@ -141,13 +104,9 @@ cdef class ReductionCore:
     get theirs from `scheduler_node(expr)` (_scheduler_nodes.node_for).
     """
 
-    def __init__(self, counts, root_task, scheduler_node):
+    def __init__(self, RunLedger ledger, scheduler_node):
+        self.ledger = ledger
         self.scheduler_node = scheduler_node
-        self.counts = counts
-        self.count_rows = counts.rows
-        self.root_task = root_task
-        self.to_store = []
-        self.running = 0
         self.nodes = {}
         self.marked = []
         self.jobs = {}
@@ -155,7 +114,6 @@ cdef class ReductionCore:
         self.finished = []
         self.finished_head = 0
         self.new_jobs = []
-        self.job_records = JobRecords()
         self.job_number = random.getrandbits(64)
 
     cpdef release(self):
@@ -312,121 +270,18 @@ cdef class ReductionCore:
         return node.template if node.concrete else substitute(node.template, self)
 
     cpdef finish(self, Node node, object value):
-        cdef Job job
         node.state = DONE
         node.value = value
         if type(node) is Job:
-            job = <Job>node
-            if job.status == S_RUNNING:
-                self.move(job.task.fullname, S_RUNNING, S_DONE)
-            self.record(job, RECORD_CACHED if job.status == S_CACHED else RECORD_DONE, None)
+            self.ledger.done(<Job>node)
         self.finished.append(node)
 
     cpdef fail(self, Node node, object error):
-        cdef Job job
         node.state = FAILED
         node.value = error
         if type(node) is Job:
-            job = <Job>node
-            self.log_job("*** Reject", job, ":")
-            if job.status < 0:  # failed before it was dispatched (e.g. impossible limits)
-                self.count(job.task.fullname, S_FAILED)
-            else:
-                self.move(job.task.fullname, job.status, S_FAILED)
-            job.status = S_FAILED
-            text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            self.record(job, RECORD_FAILED, text[-4000:])
+            self.ledger.failed(<Job>node, error)
         self.finished.append(node)
-
-    cdef count(self, str task_name, int status):
-        row = self.count_rows.get(task_name)
-        if row is None:
-            row = self.count_rows[task_name] = [0, 0, 0, 0, 0]
-        (<list>row)[status] += 1
-
-    cdef move(self, str task_name, int old, int new):
-        row = <list>self.count_rows[task_name]
-        row[old] -= 1
-        row[new] += 1
-
-    cpdef list replay(self, list jobs, list found, bint log):
-        """Replay the jobs whose cached result was found (unless their task has cache=False);
-        return the others, which must run."""
-        cdef list to_run = []
-        cdef Job job
-        cdef double now = _now()
-        cdef dict cacheable = {}  # task -> does it read the cache (cache=True)?
-        for job, data in zip(jobs, found):
-            job.started = now
-            if data is not None:
-                reads = cacheable.get(job.task)
-                if reads is None:
-                    reads = cacheable[job.task] = bool(job.task.get_option("cache", True))
-                if not reads:
-                    data = None
-            if data is None:
-                to_run.append(job)
-                continue
-            try:
-                if type(data) is not bytes:  # the store found the entry damaged
-                    raise data
-                result = job.args[0].eval() if job.task is self.root_task else _loads(data)
-            except Exception as error:  # e.g. the class of a cached value was renamed since
-                self.unreadable(job, error)
-                to_run.append(job)
-                continue
-            job.status = S_CACHED
-            self.count(job.task.fullname, S_CACHED)
-            if log:
-                self.log_job("Cached", job, f" (eval_hash={job.eval_hash.hex()[:8]})")
-            self.wait_for(job, result)  # a cached expression is evaluated further
-        return to_run
-
-    cpdef dict plan(self, list jobs, bint log):
-        """Mark jobs as running; return them by executor name (the root job under None)."""
-        cdef dict batches = {}
-        cdef Job job
-        cdef double now = _now()
-        for job in jobs:
-            job.started = now
-            executor_name = job.task.get_option("executor") or "default"
-            if job.status == S_PENDING:  # it waited for its limits
-                self.move(job.task.fullname, S_PENDING, S_RUNNING)
-            else:
-                self.count(job.task.fullname, S_RUNNING)
-            job.status = S_RUNNING
-            if log:
-                self.log_job("Run   ", job, f" on {executor_name}")
-            key = None if job.task is self.root_task else executor_name
-            batch = batches.get(key)
-            if batch is None:
-                batch = batches[key] = []
-            (<list>batch).append(job)
-        return batches
-
-    cpdef ingest(self, list records):
-        """Results from an executor: keep the successes for the store, continue the reduction."""
-        cdef Job job
-        for job, ok, value in records:
-            self.running -= 1
-            if ok:
-                try:
-                    data = (ROOT_RESULT if job.task is self.root_task
-                            else dumps(value, job.task.fullname))
-                except SerializationError as error:
-                    self.fail(job, error)
-                    continue
-                self.to_store.append((job.eval_hash, data))
-                self.wait_for(job, value)  # the result may hold more expressions to reduce
-            else:
-                self.fail(job, value)
-
-    def unreadable(self, job, error):
-        """Overridden by the Reduction, which owns the logger."""
-
-    cdef record(self, Job job, unsigned char status, object error):
-        self.job_records.add(job.id, job.task.fullname, job.eval_hash, status, job.started,
-                             _now(), error)
 
     cpdef request_job(self, TaskNode node, tuple args, dict kwargs):
         """Attach a task node whose arguments are concrete to the job of that call."""
@@ -465,21 +320,14 @@ cdef class ReductionCore:
             job.args = args
             job.kwargs = kwargs
             job.eval_hash = eval_hash
-            job.status = -1
+            job.status = NEW
             self.jobs[eval_hash] = job
         return job
-
-    def log_job(self, action, job, suffix):
-        """Overridden by the Reduction, which owns the logger."""
 
 
 def argument_error(task, tuple args, dict kwargs, error):
     """Name the argument that cannot be hashed, and the task."""
-    try:
-        bound = task.signature.bind_partial(*args, **kwargs).arguments
-    except (TypeError, ValueError):
-        bound = {**{str(i): arg for i, arg in enumerate(args)}, **kwargs}
-    for name, value in bound.items():
+    for name, value in task.named_arguments(args, kwargs).items():
         try:
             hash_value(value)
         except (HashError, RecursionError) as cause:

@@ -7,16 +7,13 @@ result, so it is compiled; the rules are the same as redun's.
 """
 import dataclasses
 
-from redun_fast._core import eval_digest, value_digest
+from redun_fast._core cimport MAX_DEPTH
+from redun_fast._core import TOO_DEEP, eval_digest, value_digest
+from redun_fast.errors import ExpressionCycleError
 from redun_fast._expression cimport Expression, TaskExpression
 
-DEF MAX_DEPTH = 2000
-TOO_DEEP = (f"a value is nested deeper than {MAX_DEPTH} levels, or contains itself: pass "
-            "flatter data (a list of records rather than a chain of nested ones)")
 
 
-class ExpressionCycleError(ValueError):
-    """An expression is among its own arguments, so it can never be evaluated."""
 
 cdef object _is_dataclass = dataclasses.is_dataclass
 cdef object _fields = dataclasses.fields
@@ -132,7 +129,7 @@ cdef dict _NO_KWARGS = {}  # never changed: only read by eval_digest
 cdef bytes leaf_call_hash(object expr):
     """If `expr` is a call on plain scalars, `f(1, "a")`, its eval hash (set as its `_hash` if
     it had none), else None. The common leaf of a fan-out: hashed without a trip through the
-    stack, and reduced as its job alone (_graph.ReductionCore.leaf_job)."""
+    stack, and reduced as its job alone (_graph.Graph.leaf_job)."""
     if type(expr) is not TaskExpression:
         return None
     cdef TaskExpression call = <TaskExpression>expr

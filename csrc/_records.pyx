@@ -6,11 +6,12 @@ replayed or failed, when). Kept as columns of C numbers and written with one cop
 column, a record costs about 45 bytes and a few ns, where a pickled tuple per job cost a
 tenth of the run. Blob layout (little-endian):
 
-    b"RFJ1", n (u32), length of meta (u32), meta = pickle((task names, {index: error text})),
-    job ids (u64 * n), task name index (u32 * n), eval hashes (16 B * n), status (u8 * n),
-    start (f64 * n), end (f64 * n)
+    b"RFJ2", n (u32), length of meta (u32), meta = pickle((task names, {index: error text})),
+    job ids (u64 * n), task name index (u32 * n), eval hashes (16 B * n), status (u8 * n: a
+    JobStatus), start (f64 * n), end (f64 * n)
 
-Batches written before this format are pickled lists of tuples; `decode` reads both.
+Older batches are read too: b"RFJ1" (the same columns, statuses coded 0 DONE, 1 CACHED,
+2 FAILED) and, before that, pickled lists of tuples.
 """
 import pickle
 import struct
@@ -19,8 +20,12 @@ import sys
 from cpython.array cimport array, resize_smart
 from libc.string cimport memcpy
 
-MAGIC = b"RFJ1"
-STATUS_NAMES = ("DONE", "CACHED", "FAILED")  # by RECORD_* code
+from redun_fast._status import JobStatus
+
+MAGIC = b"RFJ2"
+_MAGIC_RFJ1 = b"RFJ1"
+_RFJ1_STATUSES = (JobStatus.DONE, JobStatus.CACHED, JobStatus.FAILED)  # by RFJ1 code
+_STATUS_NAMES = {int(status): status.name for status in JobStatus}
 _HEADER = struct.Struct("<4sII")
 _BIG_ENDIAN = sys.byteorder == "big"
 _COLUMNS = ("Q", "I", "B", "B", "d", "d")  # ids, tasks, hashes, statuses, starts, ends
@@ -74,7 +79,7 @@ cdef class JobRecords:
         """Add one record given as a tuple (job id, task name, eval hash, status name, start,
         end, error): how they are read back, and how tests write them."""
         job_id, task_name, eval_hash, status, started, ended, error = record
-        self.add(job_id, task_name, eval_hash, STATUS_NAMES.index(status), started, ended, error)
+        self.add(job_id, task_name, eval_hash, JobStatus[status].value, started, ended, error)
 
     def encode(self) -> bytes:
         meta = pickle.dumps((self.names, self.errors), protocol=5)
@@ -90,7 +95,7 @@ cdef class JobRecords:
         """The records as tuples, in the order they were added (see `append`)."""
         names, errors, hashes = self.names, self.errors, self.hashes.tobytes()
         return [(self.ids[i], names[self.tasks[i]], hashes[16 * i:16 * i + 16],
-                 STATUS_NAMES[self.statuses[i]], self.starts[i], self.ends[i], errors.get(i))
+                 _STATUS_NAMES[self.statuses[i]], self.starts[i], self.ends[i], errors.get(i))
                 for i in range(self.n)]
 
     def __iter__(self):
@@ -99,8 +104,8 @@ cdef class JobRecords:
 
 def decode(bytes data) -> list:
     """The record tuples of a stored batch (see the module docstring for the layout)."""
-    if not data.startswith(MAGIC):
-        return pickle.loads(data)  # a batch written before this format
+    if not data.startswith(MAGIC) and not data.startswith(_MAGIC_RFJ1):
+        return pickle.loads(data)  # a batch written before the column format
     _, n, meta_size = _HEADER.unpack_from(data)
     offset = _HEADER.size
     cdef JobRecords records = JobRecords()
@@ -120,4 +125,6 @@ def decode(bytes data) -> list:
     (records.ids, records.tasks, records.hashes, records.statuses, records.starts,
      records.ends) = columns
     records.n = n
+    if data.startswith(_MAGIC_RFJ1):
+        records.statuses = array("B", [_RFJ1_STATUSES[code] for code in records.statuses])
     return records.tuples()

@@ -7,7 +7,7 @@ for next or what its value is; the graph core asks `node_for(expr)` for them.
 """
 cimport cython
 
-from redun_fast._graph cimport Node, ReductionCore, remove_parent
+from redun_fast._graph cimport Node, Graph, remove_parent
 from redun_fast._expression cimport SchedulerExpression, SimpleExpression
 
 from redun_fast.expression import LAZY_OPERATIONS
@@ -27,21 +27,21 @@ cdef class SimpleNode(ExpressionNode):
     """A SimpleExpression (getitem, getattr, call, operators): computed in the scheduler."""
     cdef public bint applied
 
-    cpdef start(self, ReductionCore reduction):
-        reduction.wait_for(self, (self.expr.args, self.expr.kwargs))
+    cpdef start(self, Graph graph):
+        graph.wait_for(self, (self.expr.args, self.expr.kwargs))
 
-    cpdef ready(self, ReductionCore reduction):
+    cpdef ready(self, Graph graph):
         if self.applied:
-            reduction.finish(self, reduction.resolved(self))
+            graph.finish(self, graph.resolved(self))
             return
-        args, kwargs = reduction.resolved(self)
+        args, kwargs = graph.resolved(self)
         self.applied = True
         try:
             result = LAZY_OPERATIONS[self.expr.func_name](*args, **kwargs)
         except Exception as error:
-            reduction.fail(self, error)
+            graph.fail(self, error)
             return
-        reduction.wait_for(self, result)  # the result may be an expression, e.g. a task call
+        graph.wait_for(self, result)  # the result may be an expression, e.g. a task call
 
 
 @cython.no_gc
@@ -50,15 +50,15 @@ cdef class CondNode(ExpressionNode):
     cdef public int index
     cdef public bint branch_chosen
 
-    cpdef start(self, ReductionCore reduction):
-        reduction.wait_for(self, self.expr.args[0])
+    cpdef start(self, Graph graph):
+        graph.wait_for(self, self.expr.args[0])
 
-    cpdef ready(self, ReductionCore reduction):
+    cpdef ready(self, Graph graph):
         if self.branch_chosen:
-            reduction.finish(self, reduction.resolved(self))
+            graph.finish(self, graph.resolved(self))
             return
         clauses = self.expr.args
-        if reduction.resolved(self):
+        if graph.resolved(self):
             branch = clauses[self.index + 1]
         elif len(clauses) - self.index == 3:
             branch = clauses[self.index + 2]
@@ -66,10 +66,10 @@ cdef class CondNode(ExpressionNode):
             branch = None
         else:
             self.index += 2
-            reduction.wait_for(self, clauses[self.index])
+            graph.wait_for(self, clauses[self.index])
             return
         self.branch_chosen = True
-        reduction.wait_for(self, branch)
+        graph.wait_for(self, branch)
 
 
 @cython.no_gc
@@ -86,10 +86,10 @@ cdef class CatchNode(ExpressionNode):
         Node.release(self)
         self.children = None
 
-    cpdef start(self, ReductionCore reduction):
-        self.children = reduction.wait_for(self, self.expr.args[0])
+    cpdef start(self, Graph graph):
+        self.children = graph.wait_for(self, self.expr.args[0])
 
-    cpdef child_failed(self, ReductionCore reduction, object error):
+    cpdef child_failed(self, Graph graph, object error):
         pairs = self.expr.args[1:]
         if not self.recovering:
             for error_class, recover in zip(pairs[::2], pairs[1::2]):
@@ -99,9 +99,9 @@ cdef class CatchNode(ExpressionNode):
                     for child in self.children:
                         remove_parent(<Node>child, self)
                     self.waiting = 0
-                    reduction.wait_for(self, recover(error))
+                    graph.wait_for(self, recover(error))
                     return
-        reduction.fail(self, error)
+        graph.fail(self, error)
 
 
 @cython.no_gc
@@ -117,20 +117,20 @@ cdef class SeqNode(ExpressionNode):
         Node.release(self)
         self.values = None
 
-    cpdef start(self, ReductionCore reduction):
+    cpdef start(self, Graph graph):
         exprs = self.expr.args[0]
         if not exprs:
-            reduction.finish(self, [])
+            graph.finish(self, [])
             return
-        reduction.wait_for(self, exprs[0])
+        graph.wait_for(self, exprs[0])
 
-    cpdef ready(self, ReductionCore reduction):
-        self.values.append(reduction.resolved(self))
+    cpdef ready(self, Graph graph):
+        self.values.append(graph.resolved(self))
         exprs = self.expr.args[0]
         if len(self.values) == len(exprs):
-            reduction.finish(self, self.values)
+            graph.finish(self, self.values)
         else:
-            reduction.wait_for(self, exprs[len(self.values)])
+            graph.wait_for(self, exprs[len(self.values)])
 
 
 @cython.no_gc
@@ -144,32 +144,32 @@ cdef class CatchAllNode(ExpressionNode):
         Node.release(self)
         self.error = None
 
-    cpdef start(self, ReductionCore reduction):
-        reduction.wait_for(self, self.expr.args[0])
+    cpdef start(self, Graph graph):
+        graph.wait_for(self, self.expr.args[0])
 
-    cpdef ready(self, ReductionCore reduction):
+    cpdef ready(self, Graph graph):
         if self.error is None or self.recovering:
-            reduction.finish(self, reduction.resolved(self))
+            graph.finish(self, graph.resolved(self))
             return
         args = self.expr.args
         error_class = args[1] if len(args) > 1 else Exception
         recover = args[2] if len(args) > 2 else None
         if recover is None or not isinstance(self.error, error_class or Exception):
-            reduction.fail(self, self.error)
+            graph.fail(self, self.error)
             return
         self.recovering = True
-        reduction.wait_for(self, recover(self.error))
+        graph.wait_for(self, recover(self.error))
 
-    cpdef child_failed(self, ReductionCore reduction, object error):
+    cpdef child_failed(self, Graph graph, object error):
         if self.recovering:
-            reduction.fail(self, error)
+            graph.fail(self, error)
             return
         if self.error is None:
             self.error = error
         if self.waiting > 0:
             self.waiting -= 1  # a failure counts as finished: the others still run to the end
         if self.waiting == 0:
-            self.ready(reduction)
+            self.ready(graph)
 
 
 _BUILTIN_NODES = {"redun.cond": CondNode, "redun.catch": CatchNode, "redun.seq": SeqNode,

@@ -3,7 +3,7 @@
 
 cdef class Expression:
     cdef public object _hash  # 16-byte digest, once hashed (_nested.hash_tree)
-    cdef public object _node  # its node in the run reducing it (_graph.ReductionCore)
+    cdef public object _node  # its node in the run reducing it (_graph.Graph)
 
 
 cdef class TaskExpression(Expression):

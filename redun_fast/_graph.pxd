@@ -1,24 +1,25 @@
-# The graph core's classes (csrc/_graph.pyx), cimported by the scheduler's own nodes
-# (csrc/_scheduler_nodes.pyx).
+# The graph's classes (csrc/_graph.pyx), cimported by the scheduler's own nodes
+# (csrc/_scheduler_nodes.pyx), the run ledger (csrc/_ledger.pyx) and the dispatch
+# (csrc/_dispatch.pyx).
 from redun_fast._expression cimport Expression, TaskExpression
-from redun_fast._records cimport JobRecords
+from redun_fast._ledger cimport RunLedger
 
 
-cdef class ReductionCore
+cdef class Graph
 
 
 cdef class Node:
-    cdef readonly ReductionCore core  # the run whose graph holds this node
+    cdef readonly Graph core  # the run whose graph holds this node
     cdef public object parents  # None, one Node, or a list of them: most nodes have one
     cdef public int waiting  # children not done yet
-    cdef public int state  # PENDING, DONE or FAILED
+    cdef public int state  # a JobStatus: PENDING until the node ends DONE or FAILED
     cdef public object value  # once done: the value, or the error
     cdef public object template  # what the node waits for: a value with expressions inside
     cdef public bint concrete  # the template holds no expressions: it is its own value
 
-    cpdef start(self, ReductionCore reduction)
-    cpdef ready(self, ReductionCore reduction)
-    cpdef child_failed(self, ReductionCore reduction, object error)
+    cpdef start(self, Graph graph)
+    cpdef ready(self, Graph graph)
+    cpdef child_failed(self, Graph graph, object error)
     cpdef release(self)
 
 
@@ -28,7 +29,7 @@ cdef class Job(Node):
     cdef public tuple args
     cdef public dict kwargs
     cdef public bytes eval_hash
-    cdef public int status  # a report.STATUSES index once dispatched, else -1
+    cdef public int status  # its JobStatus in the table: NEW until the ledger first counts it
     cdef public double started
 
 
@@ -37,7 +38,8 @@ cdef class TaskNode(Node):
     cdef public Job job
 
 
-cdef class ReductionCore:
+cdef class Graph:
+    cdef public RunLedger ledger  # where jobs' status changes are counted and recorded
     cdef list marked  # the expressions whose _node this run set; unset at release
     cdef public dict nodes
     cdef public dict jobs
@@ -45,13 +47,7 @@ cdef class ReductionCore:
     cdef public list finished  # nodes whose parents are not told yet, first in first out
     cdef Py_ssize_t finished_head
     cdef public list new_jobs  # jobs created since the last dispatch
-    cdef public JobRecords job_records  # of jobs finished since the last commit
-    cdef public object counts  # report.JobCounts of this run
-    cdef dict count_rows  # its rows, task name -> [count per status], updated here directly
     cdef unsigned long long job_number
-    cdef public list to_store  # (eval hash, serialized result) waiting for the next commit
-    cdef public Py_ssize_t running  # jobs handed to executors and not back yet
-    cdef public object root_task  # runs in the scheduler; its result is its argument
     cdef object scheduler_node  # expression -> the node of a lazy operation or a built-in
 
     cpdef release(self)
@@ -67,12 +63,6 @@ cdef class ReductionCore:
     cpdef object resolved(self, Node node)
     cpdef finish(self, Node node, object value)
     cpdef fail(self, Node node, object error)
-    cdef count(self, str task_name, int status)
-    cdef move(self, str task_name, int old, int new)
-    cpdef list replay(self, list jobs, list found, bint log)
-    cpdef dict plan(self, list jobs, bint log)
-    cpdef ingest(self, list records)
-    cdef record(self, Job job, unsigned char status, object error)
     cpdef request_job(self, TaskNode node, tuple args, dict kwargs)
     cdef Job job_of(self, object task, tuple args, dict kwargs, bytes eval_hash)
 

@@ -1,10 +1,13 @@
-# The compiled job-record buffer (csrc/_records.pyx), shared with the graph core (_graph.pyx).
+# The compiled job-record buffer (csrc/_records.pyx), shared with the run ledger (_ledger.pyx).
 from cpython.array cimport array
+from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 
-cdef enum:  # a record's status, as stored
-    RECORD_DONE = 0
-    RECORD_CACHED = 1
-    RECORD_FAILED = 2
+
+cdef inline double now():
+    """time.time(), without a Python call: job records are stamped with it."""
+    cdef timespec ts
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
 
 
 cdef class JobRecords:
@@ -12,7 +15,7 @@ cdef class JobRecords:
     cdef array ids  # "Q"
     cdef array tasks  # "I": index into `names`
     cdef array hashes  # "B": 16 bytes per record
-    cdef array statuses  # "B": RECORD_*
+    cdef array statuses  # "B": a JobStatus (FAILED, CACHED or DONE)
     cdef array starts  # "d"
     cdef array ends  # "d"
     cdef list names

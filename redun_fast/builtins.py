@@ -11,6 +11,9 @@ def root_task(expr: QuotedExpression) -> Any:
     return expr.eval()
 
 
+root_task.runs_in_scheduler = True
+
+
 @task(namespace="redun", version="1")
 def throw(error: Exception) -> None:
     """Raise `error` lazily, as a task."""

@@ -19,6 +19,8 @@ The config file is `./.redun_fast/config.toml` (or $REDUN_FAST_CONFIG, or --conf
 import os
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
+from redun_fast.errors import ConfigError
+
 try:
     import tomllib
 except ImportError:  # Python < 3.11
@@ -50,10 +52,6 @@ SETTINGS = [
     Setting("slurm.parallelism", int, None, None),
 ]
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
-
-
-class ConfigError(ValueError):
-    """A config file, variable or flag that cannot be used; the message says which and why."""
 
 
 def default_cache_dir(explicit: Optional[str] = None) -> str:

@@ -1,21 +1,28 @@
-"""One run's graph reduction: the loop that drives the compiled graph core (csrc/_graph.pyx).
+"""One run's graph reduction: the loop that drives the compiled graph, ledger and dispatch.
 
-Each tick: start new nodes and propagate finished ones (the core), look the new jobs up in the
-cache in one batch, replay the hits, submit the misses to their executors in batches, ingest
-the results that came back, and commit results and job records in one transaction at most
-every FLUSH_INTERVAL. `evaluate` is the loop; every other method is one step of it.
+A run is composed of three compiled parts: the graph of its expressions and jobs
+(csrc/_graph.pyx), its ledger of job statuses, records and results to store (_ledger.pyx),
+and the dispatch between the graph and the cache and executors (_dispatch.pyx). Each tick:
+start new nodes and propagate finished ones (the graph), look the new jobs up in the cache
+in one batch, replay the hits, submit the misses to their executors in batches, ingest the
+results that came back, and commit what the ledger gathered in one transaction at most every
+FLUSH_INTERVAL. `evaluate` is the loop and returns an Outcome; every other method is one step.
 """
 import gc
 import logging
 import queue
 import threading
 import time
-from typing import Any, List
+from typing import Any, List, NamedTuple
 
-from redun_fast._graph import PENDING_STATE, Job, Node, ReductionCore
+from redun_fast._dispatch import Dispatch
+from redun_fast._graph import Graph, Job
+from redun_fast._ledger import RunLedger
 from redun_fast._scheduler_nodes import node_for
-from redun_fast._records import JobRecords
-from redun_fast.builtins import root_task
+from redun_fast._status import JobStatus
+from redun_fast.cache.serialize import dumps, loads
+from redun_fast.errors import DryRunResult, SchedulerError  # noqa: F401  (raised from here)
+from redun_fast.executors.base import run_job
 from redun_fast.limits import Limits
 from redun_fast.progress import Progress
 from redun_fast.report import JobCounts, format_task_call
@@ -31,24 +38,24 @@ MAX_WAITING_BATCHES = 64
 # nodes alive: they took a third of a cached run's time. During a run only the young
 # generations are collected, every GC_INTERVAL seconds; the full collection comes after.
 GC_INTERVAL = 0.5
+PENDING = JobStatus.PENDING
+FAILED = JobStatus.FAILED
 
 
-class SchedulerError(RuntimeError):
-    """The workflow cannot proceed (unknown executor, an expression that waits on itself)."""
+class Outcome(NamedTuple):
+    """How a run ended: "done" with its value, "failed" with the error, or "dryrun" (it
+    stopped where jobs would run; `value` is None)."""
+
+    state: str
+    value: Any
 
 
-class DryRunResult(Exception):
-    """A dry run found jobs that would run; `would_run` lists them (task name, arguments)."""
-
-    def __init__(self, would_run: list) -> None:
-        super().__init__(f"{len(would_run)} jobs would run")
-        self.would_run = would_run
-
-
-class Reduction(ReductionCore):
+class Reduction:
     def __init__(self, scheduler: Any, use_cache: bool, dryrun: bool = False) -> None:
-        # This run's counts; the scheduler adds them to its own.
-        super().__init__(JobCounts(), root_task, node_for)
+        self.counts = JobCounts()  # this run's; the scheduler adds them to its own
+        self.ledger = RunLedger(self.counts)
+        self.graph = Graph(self.ledger, node_for)
+        self.dispatch = Dispatch(self.graph, loads, dumps, self.unreadable)
         self.scheduler = scheduler
         self.logger: logging.Logger = scheduler.logger
         self.store = scheduler.store
@@ -61,40 +68,50 @@ class Reduction(ReductionCore):
         self.dryrun = dryrun  # look jobs up and replay hits, but run nothing
         self.would_run: List[Job] = []
         self.limits = Limits(scheduler.limits)  # jobs of tasks with limits wait here for room
+        if self.logger.isEnabledFor(logging.INFO):
+            self.ledger.log = self.log_job
         self.progress = Progress(
             self.counts, lambda: scheduler.log_status(self.counts),
             table_interval=scheduler.status_interval,
         ) if scheduler.progress and self.logger.isEnabledFor(logging.INFO) else None
 
-    def evaluate(self, expr: Any) -> Node:
-        """Reduce `expr` (a TaskExpression) and return its node, done or failed."""
+    def evaluate(self, expr: Any) -> Outcome:
+        """Reduce `expr` (a TaskExpression). Whatever happens, what finished is committed and
+        the graph is released (its nodes are not garbage-collected: they must be unlinked)."""
         gc_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._evaluate(expr)
+            root = self._evaluate(expr)
+            state = ("dryrun" if root.state == PENDING else
+                     "failed" if root.state == FAILED else "done")
+            return Outcome(state, None if state == "dryrun" else root.value)
         finally:
             self.close()
-            if gc_enabled:
-                gc.enable()
-            if self.progress is not None:
-                self.progress.close()
+            try:
+                self.flush_store()  # a Ctrl-C or a failed run keeps what finished
+            finally:
+                self.graph.release()
+                if gc_enabled:
+                    gc.enable()
+                if self.progress is not None:
+                    self.progress.close()
 
-    def _evaluate(self, expr: Any) -> Node:
-        root = self.add_root(expr)
+    def _evaluate(self, expr: Any) -> Any:
+        root = self.graph.add_root(expr)
         next_gc = time.monotonic() + GC_INTERVAL
-        while root.state == PENDING_STATE:
+        while root.state == PENDING:
             if time.monotonic() >= next_gc:
                 gc.collect(1)
                 next_gc = time.monotonic() + GC_INTERVAL
             if self.progress is not None:
                 self.progress.tick()
-            self.propagate()
-            if self.new_jobs:
-                self.dispatch()
+            self.graph.propagate()
+            if self.graph.new_jobs:
+                self.dispatch_new_jobs()
                 continue
-            if root.state != PENDING_STATE:
+            if root.state != PENDING:
                 break
-            if self.running == 0:
+            if self.dispatch.running == 0:
                 if self.dryrun:
                     break  # what is left waits for jobs that a real run would run
                 raise SchedulerError(
@@ -102,7 +119,6 @@ class Reduction(ReductionCore):
                     "(a cycle in the expression graph)"
                 )
             self.ingest_next()
-        self.flush_store()
         return root
 
     def report(self, records: list) -> None:
@@ -128,8 +144,8 @@ class Reduction(ReductionCore):
 
     def ingest_next(self) -> None:
         """Wait for executor results and ingest all that have arrived; commit on the way."""
-        unflushed = self.to_store or self.job_records
-        if unflushed and (len(self.to_store) >= FLUSH_MAX
+        unflushed = len(self.ledger) > 0
+        if unflushed and (len(self.ledger.to_store) >= FLUSH_MAX
                           or time.monotonic() - self.last_flush >= FLUSH_INTERVAL):
             self.flush_store()
             unflushed = False
@@ -154,65 +170,63 @@ class Reduction(ReductionCore):
 
     def take_back(self, records: list) -> None:
         """Ingest an executor's records; the limits they held may let waiting jobs run."""
-        self.ingest(records)
+        self.dispatch.ingest(records)
         if self.limits.active:
-            log = self.logger.isEnabledFor(logging.INFO)
-            self.send(self.limits.released([job for job, _, _ in records]), log)
+            self.send(self.limits.released([job for job, _, _ in records]))
 
-    def dispatch(self) -> None:
+    def dispatch_new_jobs(self) -> None:
         """Replay cached jobs and submit the others, in batches, per executor."""
-        jobs, self.new_jobs = self.new_jobs, []
-        log = self.logger.isEnabledFor(logging.INFO)
+        jobs, self.graph.new_jobs = self.graph.new_jobs, []
         # In chunks, committing job records on the way: a million cached jobs replay without
         # holding a million lookups and records at once.
         for start in range(0, len(jobs), FLUSH_MAX):
             chunk = jobs[start:start + FLUSH_MAX] if len(jobs) > FLUSH_MAX else jobs
             found = self.store.lookup([job.eval_hash for job in chunk]) if self.use_cache else (
                 [None] * len(chunk))
-            to_run = self.replay(chunk, found, log)
+            to_run = self.dispatch.replay(chunk, found)
             if self.dryrun:
-                to_run = self._dry(to_run, log)
-            self.submit(to_run, log)
-            if len(self.job_records) >= FLUSH_MAX:
+                to_run = self._dry(to_run)
+            self.submit(to_run)
+            if len(self.ledger.job_records) >= FLUSH_MAX:
                 self.flush_store()
             if self.progress is not None:  # a million replays take seconds: keep the line live
                 self.progress.tick()
 
-    def submit(self, to_run: List[Job], log: bool) -> None:
+    def submit(self, to_run: List[Job]) -> None:
         """Send jobs to their executors, in batches; those over their limits wait."""
         ready, waiting, refused = self.limits.admit(to_run)
         for job, why in refused:
-            self.fail(job, why if isinstance(why, Exception) else SchedulerError(why))
+            self.graph.fail(job, why if isinstance(why, Exception) else SchedulerError(why))
         for job in waiting:  # PENDING in the table until `plan` runs it
-            self.counts.add(job.task.fullname, 0)  # report.PENDING
-            job.status = 0
-        self.send(ready, log)
+            self.ledger.waiting(job)
+        self.send(ready)
 
-    def send(self, to_run: List[Job], log: bool) -> None:
+    def send(self, to_run: List[Job]) -> None:
         """Send jobs that may run to their executors, in batches."""
-        for executor_name, batch in self.plan(to_run, log).items():
-            if executor_name is None:  # the root job only unquotes the user's expression
-                self.running += len(batch)
-                self.ingest([(job, True, job.args[0].eval()) for job in batch])
+        for executor_name, batch in self.dispatch.plan(to_run).items():
+            if executor_name is None:  # runs in the scheduler (root_task only unquotes)
+                self.dispatch.running += len(batch)
+                self.dispatch.ingest([run_job(job) for job in batch])
                 continue
             try:
                 executor = self.scheduler.get_executor(executor_name)
             except ValueError as error:
                 for job in batch:
-                    self.fail(job, SchedulerError(f"{job.task.fullname}: {error}"))
+                    self.graph.fail(job, SchedulerError(f"{job.task.fullname}: {error}"))
                 continue
-            self.running += len(batch)
+            self.dispatch.running += len(batch)
             executor.submit_batch(batch, self.report)
 
-    def _dry(self, jobs: List[Job], log: bool) -> List[Job]:
-        """In a dry run, only the root job runs (it runs nothing); the others are listed."""
+    def _dry(self, jobs: List[Job]) -> List[Job]:
+        """In a dry run, only what runs in the scheduler runs (it runs nothing); the other
+        jobs are listed."""
         for job in jobs:
-            if job.task is not root_task:
+            if not job.task.runs_in_scheduler:
                 self.would_run.append(job)
-                if log:
+                if self.ledger.log is not None:
                     executor_name = job.task.get_option("executor") or "default"
                     self.log_job("Dryrun", job, f" on {executor_name}")
-        return [job for job in jobs if job.task is root_task]
+        return [job for job in jobs if job.task.runs_in_scheduler]
 
     def unreadable(self, job: Job, error: Exception) -> None:
         self.logger.warning(
@@ -222,15 +236,15 @@ class Reduction(ReductionCore):
 
     def flush_store(self) -> None:
         """Commit the results and job records gathered since the last flush, in one transaction."""
+        results, records = self.ledger.take()
         if self.dryrun:
-            self.to_store = []  # only the root job ran: there is no result to keep
-        if self.to_store or self.job_records:
-            self.store.commit(self.to_store, self.job_records)
-            self.to_store, self.job_records = [], JobRecords()
+            results = []  # only the root job ran: there is no result to keep
+        if results or records:
+            self.store.commit(results, records)
         self.last_flush = time.monotonic()
 
     def log_job(self, action: str, job: Job, suffix: str) -> None:
-        if self.logger.isEnabledFor(logging.INFO):
-            call = format_task_call(job.task, job.args, job.kwargs)
-            job_id = f"{job.id:016x}"[:8]
-            self.logger.info(f"{action} Job {job_id}:  {call}{suffix}")
+        """The ledger's log of status changes: `Run    Job 1a2b3c4d:  ns.add(a=1, b=2) on ...`."""
+        call = format_task_call(job.task, job.args, job.kwargs)
+        job_id = f"{job.id:016x}"[:8]
+        self.logger.info(f"{action} Job {job_id}:  {call}{suffix}")

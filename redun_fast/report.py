@@ -3,8 +3,10 @@ import datetime
 import logging
 from typing import Any, Dict, Iterator, List, Optional
 
-STATUSES = ("PENDING", "RUNNING", "FAILED", "CACHED", "DONE")
-PENDING, RUNNING, FAILED, CACHED, DONE = range(len(STATUSES))
+from redun_fast._status import JobStatus
+
+# The table's columns: every JobStatus a job is counted under, in the enum's order.
+STATUSES = tuple(status.name for status in sorted(JobStatus) if status >= 0)
 
 logger = logging.getLogger("redun_fast")
 if not logger.handlers:
@@ -22,22 +24,7 @@ def trim_string(text: str, max_length: int = 200, ellipsis: str = "...") -> str:
 
 def format_task_call(task: Any, args: tuple, kwargs: dict) -> str:
     """`ns.add(a=1, b=2)`: every parameter by name, defaults included, long values trimmed."""
-    named = {}
-    try:
-        params = list(task.signature.parameters.values())
-    except (TypeError, ValueError):  # builtins without a signature
-        params = []
-    for i, param in enumerate(params):
-        if param.kind is param.VAR_POSITIONAL:
-            named[param.name] = tuple(args[i:])
-        elif param.kind is param.VAR_KEYWORD:
-            named.update({k: v for k, v in kwargs.items() if k not in named})
-        elif i < len(args):
-            named[param.name] = args[i]
-        else:
-            named[param.name] = kwargs.get(param.name, param.default)
-    if not params:
-        named = {**{str(i): arg for i, arg in enumerate(args)}, **kwargs}
+    named = task.named_arguments(args, kwargs, defaults=True)
     text = ", ".join(f"{name}={trim_string(repr(value))}" for name, value in named.items())
     return f"{task.fullname}({text})"
 

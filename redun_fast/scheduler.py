@@ -21,8 +21,8 @@ from redun_fast.cache.records import new_execution
 from redun_fast.executors import EXECUTOR_KINDS, Executor, make_executor
 from redun_fast.expression import SchedulerExpression, TaskExpression, quote
 from redun_fast._nested import find_expressions
-from redun_fast._graph import FAILED_STATE, PENDING_STATE
-from redun_fast.reduction import DryRunResult, Reduction
+from redun_fast.errors import DryRunResult
+from redun_fast.reduction import Reduction
 from redun_fast.report import JobCounts, logger, trim_string
 
 
@@ -123,32 +123,26 @@ class Scheduler:
         self.log(f"Start Execution {execution.id}:  redun {shlex.quote(call)}")
         reduction = Reduction(self, use_cache=cache, dryrun=dryrun)
         try:
-            root = reduction.evaluate(expr)
-        except BaseException as error:  # Ctrl-C or a scheduler error: keep what finished
+            outcome = reduction.evaluate(expr)
+        except BaseException as error:  # Ctrl-C or a scheduler error: what finished is kept
             _stop_executors(self.executors)
-            reduction.flush_store()
-            reduction.release()
             self._end(execution, reduction, "failed", error)
             raise
-        failed = root.state == FAILED_STATE
-        stopped = root.state == PENDING_STATE  # a dry run stops where jobs would run
-        value = root.value
-        reduction.release()  # the graph's nodes are not garbage-collected: unlink them
-        state = "dryrun" if stopped else "failed" if failed else "done"
-        self._end(execution, reduction, state, value if failed else None)
+        failed = outcome.state == "failed"
+        self._end(execution, reduction, outcome.state, outcome.value if failed else None)
         self.log_status()
         self.log(f"Execution duration: {time.time() - execution.start:.2f} seconds")
-        if stopped:
+        if outcome.state == "dryrun":
             self.log("Dryrun: Additional jobs would run.")
             raise DryRunResult(reduction.would_run)
         if failed:
-            error = value
+            error = outcome.value
             self.log("*** Execution failed. Traceback (most recent task last):")
             for line in traceback.format_exception(type(error), error, error.__traceback__):
                 for part in line.rstrip("\n").split("\n"):
                     self.log(part)
             raise error
-        return value
+        return outcome.value
 
     def _end(self, execution, reduction: Reduction, state: str, error: Any) -> None:
         """Add the run's job counts to this scheduler's and record how the execution ended."""

@@ -11,6 +11,7 @@ import warnings
 from typing import Any, Callable, Dict, Optional
 
 from redun_fast._core import hash_value
+from redun_fast.errors import TaskNameClashWarning
 from redun_fast.resources import SLURM_OPTIONS, resource_flags
 from redun_fast.expression import TaskExpression
 
@@ -38,10 +39,6 @@ def _user_stacklevel() -> int:
         level += 1
         frame = frame.f_back
     return level
-
-
-class TaskNameClashWarning(UserWarning):
-    """Two modules define tasks with the same full name."""
 
 
 class TaskRegistry:
@@ -141,6 +138,10 @@ def get_func_source(func: Callable) -> str:
 class Task:
     """A function turned into a task: calling it returns a TaskExpression."""
 
+    # root_task's: its result is its own (quoted) argument, so its job runs in the scheduler,
+    # is replayed by running it again, and the store keeps only that it ran.
+    runs_in_scheduler = False
+
     def __init__(
         self,
         func: Callable,
@@ -191,6 +192,30 @@ class Task:
         if self._signature is None:
             self._signature = inspect.signature(self.func)
         return self._signature
+
+    def named_arguments(self, args: tuple, kwargs: dict, defaults: bool = False) -> Dict[str, Any]:
+        """A call's arguments by parameter name (`*args` as a tuple, `**kwargs` spread out);
+        with `defaults`, the parameters the call leaves out too. Positions where the function
+        has no signature, or no parameter, are named "0", "1", ..."""
+        try:
+            params = list(self.signature.parameters.values())
+        except (TypeError, ValueError):  # builtins without a signature
+            params = []
+        if not params:
+            return {**{str(i): arg for i, arg in enumerate(args)}, **kwargs}
+        named: Dict[str, Any] = {}
+        for i, param in enumerate(params):
+            if param.kind is param.VAR_POSITIONAL:
+                named[param.name] = tuple(args[i:])
+            elif param.kind is param.VAR_KEYWORD:
+                named.update({k: v for k, v in kwargs.items() if k not in named})
+            elif i < len(args):
+                named[param.name] = args[i]
+            elif param.name in kwargs or defaults:
+                named[param.name] = kwargs.get(param.name, param.default)
+        if not any(param.kind is param.VAR_POSITIONAL for param in params):
+            named.update({str(i): arg for i, arg in enumerate(args) if i >= len(params)})
+        return named
 
     def get_option(self, key: str, default: Any = None) -> Any:
         return self._options.get(key, default)

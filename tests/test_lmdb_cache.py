@@ -318,3 +318,27 @@ def test_job_records_written_as_pickled_tuples_are_still_read(tmp_path):
         txn.put(key, pickle.dumps(old, protocol=4), db=store._db["jobs"])
     read = [tuple(r) for r in store.job_records(execution.id)]
     assert read[-2:] == old
+
+
+def test_job_records_written_in_the_first_column_format_are_still_read(tmp_path):
+    # The first column format ("RFJ1") coded statuses 0 DONE, 1 CACHED, 2 FAILED; batches are
+    # now coded by JobStatus ("RFJ2"). A store written before must read the same records.
+    import pickle
+    import struct
+    import uuid
+
+    store = LmdbStore(str(tmp_path / "cache"))
+    Scheduler(store=store).run([])
+    execution = store.executions()[0]
+    meta = pickle.dumps((["wf.inc", "wf.sum"], {2: "KeyError: 1"}), protocol=5)
+    columns = [struct.pack("<3Q", 7, 8, 9), struct.pack("<3I", 0, 1, 0),
+               b"a" * 16 + b"b" * 16 + b"c" * 16, bytes([0, 1, 2]),
+               struct.pack("<3d", 1.0, 2.0, 3.0), struct.pack("<3d", 1.5, 2.5, 3.5)]
+    batch = struct.pack("<4sII", b"RFJ1", 3, len(meta)) + meta + b"".join(columns)
+    key = uuid.UUID(execution.id).bytes + (1000).to_bytes(4, "big")
+    with store.env.begin(write=True) as txn:
+        txn.put(key, batch, db=store._db["jobs"])
+    read = [tuple(r) for r in store.job_records(execution.id)]
+    assert read[-3:] == [(7, "wf.inc", b"a" * 16, "DONE", 1.0, 1.5, None),
+                         (8, "wf.sum", b"b" * 16, "CACHED", 2.0, 2.5, None),
+                         (9, "wf.inc", b"c" * 16, "FAILED", 3.0, 3.5, "KeyError: 1")]

@@ -7,10 +7,7 @@ last uncommitted tick and never leaves a result without its record.
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from redun_fast.cache.records import ExecutionRecord, JobRecord
-
-
-class CacheError(RuntimeError):
-    """The store cannot be used: not a store, written by a newer schema, unreadable, full disk."""
+from redun_fast.errors import CacheError  # noqa: F401  (stores raise it)
 
 
 class ResultStore:

@@ -2,13 +2,11 @@
 import pickle
 from typing import Any
 
+from redun_fast.errors import SerializationError
+
 # pickle.loads, reading a result that is one int, float, short str, bool or None without
 # building an Unpickler: it runs once per cached job.
 from redun_fast._unpickle import loads  # noqa: F401
-
-
-class SerializationError(TypeError):
-    """A task result that cannot be stored."""
 
 
 def dumps(value: Any, task_name: str) -> bytes:

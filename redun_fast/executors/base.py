@@ -7,6 +7,8 @@ and the raised exception otherwise. Executors never touch the cache.
 import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from redun_fast.errors import ExecutorError
+
 Record = Tuple[Any, bool, Any]
 Report = Callable[[List[Record]], None]
 
@@ -25,10 +27,6 @@ class Executor:
     def stop(self) -> None:
         """Stop the workers (Scheduler.close(), interpreter exit, Ctrl-C); jobs still running
         are abandoned and their records dropped. `start` may start them again."""
-
-
-class ExecutorError(RuntimeError):
-    """An executor's own machinery failed (not a task): the jobs it held fail with this."""
 
 
 class Outstanding:

@@ -9,12 +9,10 @@ import subprocess
 import sys
 from typing import Dict, Iterable, List, Optional
 
+from redun_fast.errors import SlurmError
+
 FAILED_STATES = {"FAILED", "TIMEOUT", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
                  "BOOT_FAIL", "DEADLINE", "REVOKED"}
-
-
-class SlurmError(RuntimeError):
-    """Slurm refused a submission, or an array element ended without results."""
 
 
 def render_script(folder: str, elements: int, flags: Iterable[str], parallelism: Optional[int],

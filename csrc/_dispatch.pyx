@@ -1,0 +1,114 @@
+# cython: language_level=3
+"""A job's way between the graph and the world outside it, once per job, so compiled.
+
+Out: a new job is replayed from the cache when its result was found (`replay`), else marked
+running and grouped for its executor (`plan`). Back: an executor's result is serialized for
+the store and handed to the graph, which reduces any expressions inside it (`ingest`). The
+Reduction owns this bridge and the store: it looks jobs up, passes the results in, and gives
+the serializer (`loads`, `dumps`), so nothing here does I/O or imports the cache.
+"""
+import pickle
+
+from redun_fast._graph cimport Graph, Job
+from redun_fast._ledger cimport RunLedger
+from redun_fast._records cimport now as _now
+
+DEF READS_CACHE = 1  # the task reads the cache (its `cache` option is true)
+DEF IN_SCHEDULER = 2  # the task runs in the scheduler (Task.runs_in_scheduler: root_task)
+
+# A task that runs in the scheduler only unquotes its argument: the store keeps that it ran,
+# and a replay runs it again rather than unpickling a whole expression tree.
+RAN_IN_SCHEDULER = pickle.dumps(None, protocol=5)
+
+
+cdef class Dispatch:
+    cdef Graph graph
+    cdef RunLedger ledger
+    cdef object loads  # bytes -> value
+    cdef object dumps  # (value, task name) -> bytes; raises an error naming the task
+    cdef object unreadable  # unreadable(job, error): a cached result that cannot be loaded
+    cdef dict plans  # task -> (mode bits, executor name): options read once per task and run
+    cdef public Py_ssize_t running  # jobs handed to executors and not back yet
+
+    def __init__(self, Graph graph, loads, dumps, unreadable):
+        self.graph = graph
+        self.ledger = graph.ledger
+        self.loads = loads
+        self.dumps = dumps
+        self.unreadable = unreadable
+        self.plans = {}
+        self.running = 0
+
+    cdef tuple plan_of(self, task):
+        found = self.plans.get(task)
+        if found is None:
+            mode = ((READS_CACHE if task.get_option("cache", True) else 0)
+                    | (IN_SCHEDULER if task.runs_in_scheduler else 0))
+            found = self.plans[task] = (mode, task.get_option("executor") or "default")
+        return <tuple>found
+
+    cpdef list replay(self, list jobs, list found):
+        """Replay the jobs whose cached result was found (unless their task has cache=False);
+        return the others, which must run."""
+        cdef list to_run = []
+        cdef Job job
+        cdef int mode
+        cdef double now = _now()
+        for job, data in zip(jobs, found):
+            if data is None:
+                to_run.append(job)
+                continue
+            mode = self.plan_of(job.task)[0]
+            if not mode & READS_CACHE:
+                to_run.append(job)
+                continue
+            try:
+                if type(data) is not bytes:  # the store found the entry damaged
+                    raise data
+                result = (job.task.func(*job.args, **job.kwargs) if mode & IN_SCHEDULER
+                          else self.loads(data))
+            except Exception as error:  # e.g. the class of a cached value was renamed since
+                self.unreadable(job, error)
+                to_run.append(job)
+                continue
+            self.ledger.cached(job, now)
+            self.graph.wait_for(job, result)  # a cached expression is evaluated further
+        return to_run
+
+    cpdef dict plan(self, list jobs):
+        """Mark jobs as running; return them by executor name (those that run in the
+        scheduler under None)."""
+        cdef dict batches = {}
+        cdef Job job
+        cdef tuple plan
+        cdef double now = _now()
+        for job in jobs:
+            plan = self.plan_of(job.task)
+            executor_name = plan[1]
+            self.ledger.running(job, executor_name, now)
+            key = None if <int>plan[0] & IN_SCHEDULER else executor_name
+            batch = batches.get(key)
+            if batch is None:
+                batch = batches[key] = []
+            (<list>batch).append(job)
+        return batches
+
+    cpdef ingest(self, list records):
+        """Results from an executor, as (job, ok, value or error): keep the successes for the
+        store, continue the reduction."""
+        cdef Job job
+        for job, ok, value in records:
+            self.running -= 1
+            if not ok:
+                self.graph.fail(job, value)
+                continue
+            if <int>self.plan_of(job.task)[0] & IN_SCHEDULER:
+                data = RAN_IN_SCHEDULER
+            else:
+                try:
+                    data = self.dumps(value, job.task.fullname)
+                except Exception as error:  # not picklable: the job fails, nothing is stored
+                    self.graph.fail(job, error)
+                    continue
+            self.ledger.store(job.eval_hash, data)
+            self.graph.wait_for(job, value)  # the result may hold more expressions to reduce

@@ -1,0 +1,78 @@
+# cython: language_level=3
+"""The ledger of one run: each job's status changes, counted per task (the JOB STATUS table),
+recorded (job records, committed with the results) and told to the log, in one place.
+
+The graph (finish, fail) and the dispatch (replay, plan) move jobs through it; the Reduction
+takes what it gathered at each commit (`take`). It does no I/O: `log` is the Reduction's.
+"""
+import traceback
+
+from redun_fast._graph cimport Job
+from redun_fast._records cimport JobRecords, now as _now
+from redun_fast._status cimport NEW, PENDING, RUNNING, FAILED, CACHED, DONE
+
+
+cdef class RunLedger:
+    def __init__(self, counts):
+        self.counts = counts
+        self.rows = counts.rows
+        self.job_records = JobRecords()
+        self.to_store = []
+        self.log = None
+
+    cdef int set_status(self, Job job, int status) except -1:
+        """Move the job to the `status` column of its task's row."""
+        row = self.rows.get(job.task.fullname)
+        if row is None:
+            row = self.rows[job.task.fullname] = [0, 0, 0, 0, 0]
+        if job.status != NEW:
+            (<list>row)[job.status] -= 1
+        (<list>row)[status] += 1
+        job.status = status
+        return 0
+
+    cpdef waiting(self, Job job):
+        """The job waits for its limits (PENDING until `running`)."""
+        self.set_status(job, PENDING)
+
+    cpdef running(self, Job job, str executor_name, double now):
+        job.started = now
+        self.set_status(job, RUNNING)
+        if self.log is not None:
+            self.log("Run   ", job, f" on {executor_name}")
+
+    cpdef cached(self, Job job, double now):
+        """Its result was found in the cache (it may still wait for expressions inside it)."""
+        job.started = now
+        self.set_status(job, CACHED)
+        if self.log is not None:
+            self.log("Cached", job, f" (eval_hash={job.eval_hash.hex()[:8]})")
+
+    cpdef done(self, Job job):
+        """The job's value is final: a cached job stays CACHED in the table."""
+        if job.status == RUNNING:
+            self.set_status(job, DONE)
+        self.job_records.add(job.id, job.task.fullname, job.eval_hash, job.status, job.started,
+                             _now(), None)
+
+    cpdef failed(self, Job job, object error):
+        if self.log is not None:
+            self.log("*** Reject", job, ":")
+        self.set_status(job, FAILED)
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self.job_records.add(job.id, job.task.fullname, job.eval_hash, FAILED, job.started,
+                             _now(), text[-4000:])
+
+    cpdef store(self, bytes eval_hash, bytes data):
+        """A result to commit: kept until `take`."""
+        self.to_store.append((eval_hash, data))
+
+    def take(self):
+        """The results and job records gathered since the last call, for one commit."""
+        results, records = self.to_store, self.job_records
+        self.to_store, self.job_records = [], JobRecords()
+        return results, records
+
+    def __len__(self):
+        """How many results and records wait for the next commit."""
+        return len(self.to_store) + len(self.job_records)

@@ -1,0 +1,66 @@
+"""The errors and warnings redun_fast raises, in one place; `redun_fast` exports them all.
+
+Each message names the problem and the fix. A task's own exception is never wrapped: it is
+re-raised with its own type, the worker's traceback attached as its cause.
+"""
+from typing import Any, List
+
+
+class SchedulerError(RuntimeError):
+    """The workflow cannot proceed (unknown executor, an expression that waits on itself)."""
+
+
+class DryRunResult(Exception):
+    """A dry run found jobs that would run; `would_run` lists them (their Jobs)."""
+
+    def __init__(self, would_run: List[Any]) -> None:
+        super().__init__(f"{len(would_run)} jobs would run")
+        self.would_run = would_run
+
+
+class HashError(TypeError):
+    """A value that has no canonical encoding (not picklable and no __redun_hash__)."""
+
+
+class ExpressionCycleError(ValueError):
+    """An expression is among its own arguments, so it can never be evaluated."""
+
+
+class TaskOptionError(ValueError):
+    """A task option that does not exist, or whose value cannot be used."""
+
+
+class TaskNameClashWarning(UserWarning):
+    """Two modules define tasks with the same full name."""
+
+
+class SerializationError(TypeError):
+    """A task result that cannot be stored."""
+
+
+class CacheError(RuntimeError):
+    """The store cannot be used: not a store, written by a newer schema, unreadable, full disk."""
+
+
+class ConfigError(ValueError):
+    """A config file, variable or flag that cannot be used; the message says which and why."""
+
+
+class ExecutorError(RuntimeError):
+    """An executor's own machinery failed (not a task): the jobs it held fail with this."""
+
+
+class WorkerDiedError(RuntimeError):
+    """The worker process running a job died (crash, signal, out of memory)."""
+
+
+class RemoteError(Exception):
+    """Stands for an exception raised in a worker that could not be pickled back."""
+
+
+class SlurmError(RuntimeError):
+    """Slurm refused a submission, or an array element ended without results."""
+
+
+__all__ = [name for name, value in list(globals().items())
+           if isinstance(value, type) and issubclass(value, (Exception, Warning))]
