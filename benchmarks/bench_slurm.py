@@ -10,7 +10,7 @@ import tempfile
 import time
 
 from redun_fast import Scheduler
-from redun_fast.slurm import SlurmExecutor
+from redun_fast.executors.slurm import SlurmExecutor
 from workloads import fanout
 
 

@@ -15,8 +15,9 @@ import typing
 from typing import Any, Callable, List, Optional
 
 from redun_fast.cache.base import CacheError
-from redun_fast.config import ConfigError, load_config, slurm_options
-from redun_fast.reduction import DryRunResult
+from redun_fast.config import ConfigError, executor_settings, load_config
+from redun_fast.executors import executor_kinds
+from redun_fast.errors import DryRunResult
 from redun_fast.report import format_task_call
 from redun_fast.scheduler import Scheduler
 from redun_fast.task import Task, get_task_registry
@@ -52,7 +53,7 @@ def add_run_command(commands: Any) -> None:
     run.add_argument("--quiet", action="store_true", help="no job log lines, only the result")
     run.add_argument("--log-level", default="INFO",
                      choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    run.set_defaults(func=cmd_run, needs_store=False)
+    run.set_defaults(func=cmd_run)
 
 
 def load_workflow(target: str) -> Any:
@@ -136,18 +137,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config({"scheduler.executor": args.executor,
                           "scheduler.max_workers": args.max_workers,
                           "cache.dir": args.cache_dir}, args.config)
-    cache_dir = config["cache.dir"][0]
-    executor = config["scheduler.executor"][0]
-    if executor == "slurm":
-        from redun_fast.slurm import SlurmExecutor
-
-        slurm = slurm_options(config)
-        slurm.setdefault("staging_dir", os.path.join(cache_dir, "slurm"))
-        executor = SlurmExecutor(**slurm)
     max_workers = config["scheduler.max_workers"][0]
     try:
-        scheduler = Scheduler(executor=executor, cache_dir=cache_dir,
+        scheduler = Scheduler(executor=config["scheduler.executor"][0],
+                              cache_dir=config["cache.dir"][0],
                               status_interval=config["scheduler.status_interval"][0],
+                              executor_settings={kind: executor_settings(config, kind)
+                                                 for kind in executor_kinds()},
                               **({"max_workers": max_workers} if max_workers else {}))
     except ValueError as error:  # an unknown executor, a bad worker count
         raise UsageError(str(error)) from error

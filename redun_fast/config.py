@@ -38,20 +38,23 @@ class Setting(NamedTuple):
     env: Optional[str]
 
 
+# The scheduler's and the cache's; each executor kind adds its own section (all_settings).
 SETTINGS = [
     Setting("scheduler.executor", str, "threads", "REDUN_FAST_EXECUTOR"),
     Setting("scheduler.max_workers", int, None, "REDUN_FAST_MAX_WORKERS"),
     Setting("scheduler.status_interval", float, 20.0, None),
     Setting("cache.dir", str, DEFAULT_CACHE_DIR, CACHE_DIR_ENV),
-    Setting("slurm.partition", str, None, "REDUN_FAST_SLURM_PARTITION"),
-    Setting("slurm.account", str, None, "REDUN_FAST_SLURM_ACCOUNT"),
-    Setting("slurm.qos", str, None, None),
-    Setting("slurm.time", str, None, None),
-    Setting("slurm.staging_dir", str, None, None),
-    Setting("slurm.jobs_per_element", int, None, None),
-    Setting("slurm.parallelism", int, None, None),
 ]
-_BY_KEY = {setting.key: setting for setting in SETTINGS}
+
+
+def all_settings() -> Dict[str, Setting]:
+    """Every setting by key: the scheduler's, the cache's and each executor kind's section."""
+    from redun_fast.executors import executor_kinds  # they register their sections
+
+    settings = list(SETTINGS)
+    for kind in executor_kinds().values():
+        settings += kind.settings
+    return {setting.key: setting for setting in settings}
 
 
 def default_cache_dir(explicit: Optional[str] = None) -> str:
@@ -84,15 +87,17 @@ def _read_file(path: str) -> Dict[str, Any]:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from error
     flat = {}
+    known = all_settings()
     for section, values in data.items():
         if not isinstance(values, dict):
+            sections = ", ".join(dict.fromkeys(key.split(".")[0] for key in known))
             raise ConfigError(f"{path}: {section} = ... must be inside a [section]; sections: "
-                              "scheduler, cache, slurm")
+                              f"{sections}")
         for name, value in values.items():
             key = f"{section}.{name}"
-            if key not in _BY_KEY:
-                raise ConfigError(f"{path}: unknown setting {key}; known: {', '.join(_BY_KEY)}")
-            flat[key] = _convert(_BY_KEY[key], value, path)
+            if key not in known:
+                raise ConfigError(f"{path}: unknown setting {key}; known: {', '.join(known)}")
+            flat[key] = _convert(known[key], value, path)
     return flat
 
 
@@ -102,7 +107,7 @@ def load_config(flags: Optional[Dict[str, Any]] = None,
     path = config_path(path)
     from_file = _read_file(path)
     effective = {}
-    for setting in SETTINGS:
+    for setting in all_settings().values():
         flag = (flags or {}).get(setting.key)
         env = os.environ.get(setting.env) if setting.env else None
         if flag is not None:
@@ -117,7 +122,7 @@ def load_config(flags: Optional[Dict[str, Any]] = None,
     return effective
 
 
-def slurm_options(config: Dict[str, Tuple[Any, str]]) -> Dict[str, Any]:
-    """The SlurmExecutor arguments that the settings give."""
+def executor_settings(config: Dict[str, Tuple[Any, str]], kind: str) -> Dict[str, Any]:
+    """The arguments an executor kind gets from its section of the settings (those set)."""
     return {key.split(".", 1)[1]: value for key, (value, _) in config.items()
-            if key.startswith("slurm.") and value is not None}
+            if key.startswith(f"{kind}.") and value is not None}

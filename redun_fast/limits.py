@@ -8,15 +8,15 @@ from collections import deque
 from typing import Any, Dict, List, Tuple
 
 
-def job_limits(task: Any) -> Dict[str, int]:
-    limits = task.get_option("limits") or {}
+def parse_limits(limits: Any) -> Dict[str, int]:
+    """A task's `limits` option as {name: count}; a ValueError says what it must be."""
     if isinstance(limits, (list, tuple)):
         limits = {name: 1 for name in limits}
     if not isinstance(limits, dict) or not all(
             isinstance(name, str) and isinstance(count, int) and count > 0
             for name, count in limits.items()):
-        raise ValueError(f"{task.fullname}: limits={limits!r} must be a list of names or a dict "
-                         "of name -> positive count, e.g. limits=['db'] or limits={'gpu': 2}")
+        raise ValueError(f"limits={limits!r} must be a list of names or a dict of name -> "
+                         "positive count, e.g. limits=['db'] or limits={'gpu': 2}")
     return limits
 
 
@@ -35,7 +35,7 @@ class Limits:
     def needs(self, task: Any) -> Dict[str, int]:
         needs = self._needs.get(task)
         if needs is None:
-            needs = self._needs[task] = job_limits(task)
+            needs = self._needs[task] = parse_limits(task.get_option("limits") or {})
         return needs
 
     def fits(self, needs: Dict[str, int]) -> bool:
@@ -48,15 +48,11 @@ class Limits:
 
     def admit(self, jobs: List[Any]) -> Tuple[List[Any], List[Any], List[Tuple[Any, Any]]]:
         """Split jobs into those that run now (taking their limits), those that start waiting,
-        and those refused, with why: the ValueError of bad limits, or the message saying the
-        job needs more than the scheduler has at all."""
+        and those refused, with the message saying the job needs more than the scheduler has
+        at all."""
         ready, waiting, refused = [], [], []
         for job in jobs:
-            try:
-                needs = self.needs(job.task)
-            except ValueError as error:
-                refused.append((job, error))
-                continue
+            needs = self.needs(job.task)  # checked when the task was defined
             if not needs:
                 ready.append(job)
             elif any(count > self.available.get(name, 1) for name, count in needs.items()):

@@ -196,7 +196,7 @@ class Reduction:
         """Send jobs to their executors, in batches; those over their limits wait."""
         ready, waiting, refused = self.limits.admit(to_run)
         for job, why in refused:
-            self.graph.fail(job, why if isinstance(why, Exception) else SchedulerError(why))
+            self.graph.fail(job, SchedulerError(why))
         for job in waiting:  # PENDING in the table until `plan` runs it
             self.ledger.waiting(job)
         self.send(ready)

@@ -5,7 +5,6 @@ the walkthrough's. Each `run` is one Reduction (see reduction.py); job counts ad
 runs of one Scheduler, as the walkthrough's status tables show.
 """
 import logging
-import os
 import shlex
 import time
 import traceback
@@ -18,7 +17,8 @@ from redun_fast.cache.base import ResultStore
 from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.cache.memory import MemoryStore
 from redun_fast.cache.records import new_execution
-from redun_fast.executors import EXECUTOR_KINDS, Executor, make_executor
+from redun_fast.config import default_cache_dir
+from redun_fast.executors import Executor, executor_kinds, make_executor
 from redun_fast.expression import SchedulerExpression, TaskExpression, quote
 from redun_fast._nested import find_expressions
 from redun_fast.errors import DryRunResult
@@ -39,6 +39,8 @@ class Scheduler:
     executor: the default executor, a kind name ("threads", "inline") or an Executor.
     executors: more executors by name, for `@task(executor=name)`.
     max_workers: worker count of the default executor when it is given by kind.
+    executor_settings: arguments of executors made by kind name, by kind (the config file's
+        sections: {"slurm": {"partition": "short"}}).
     cache_dir: folder of a persistent LMDB store (created if needed), shared by every
         process that uses it; without it, results live in memory for this Scheduler's life.
     store: a ResultStore to use instead (overrides cache_dir).
@@ -59,6 +61,7 @@ class Scheduler:
         progress: bool = True,
         status_interval: float = 20.0,
         limits: Optional[Dict[str, int]] = None,
+        executor_settings: Optional[Dict[str, Dict[str, Any]]] = None,
     ) -> None:
         self.logger = logger
         self.progress = progress
@@ -68,12 +71,11 @@ class Scheduler:
             store = LmdbStore(cache_dir) if cache_dir is not None else MemoryStore()
         self.store = store
         self.cache_dir = cache_dir
-        options = {"max_workers": max_workers} if max_workers is not None else {}
-        if executor == "slurm":
-            options = self._slurm_options()
-        self.executors: Dict[str, Executor] = {"default": make_executor(executor, **options)}
+        self.executor_settings = dict(executor_settings or {})
+        self.executors: Dict[str, Executor] = {}
+        self._add_executor("default", executor, max_workers)
         for name, spec in (executors or {}).items():
-            self.executors[name] = make_executor(spec)
+            self._add_executor(name, spec)
         self.job_counts = JobCounts()
         # Workers live as long as the Scheduler (or until close()), not just one run.
         self._finalizer = weakref.finalize(self, _stop_executors, self.executors)
@@ -89,25 +91,25 @@ class Scheduler:
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
+    def _add_executor(self, name: str, spec: Any, max_workers: Optional[int] = None) -> Executor:
+        settings = self.executor_settings.get(spec) if isinstance(spec, str) else None
+        executor = self.executors[name] = make_executor(spec, settings, max_workers)
+        # Executors that keep files (Slurm's staging) keep them next to the cache.
+        executor.use_folder(self.cache_dir or default_cache_dir())
+        return executor
+
     def get_executor(self, name: str) -> Executor:
         executor = self.executors.get(name)
         if executor is None:
-            if name not in EXECUTOR_KINDS:
-                known = sorted(set(self.executors) | set(EXECUTOR_KINDS))
+            if name not in executor_kinds():
+                known = sorted(set(self.executors) | set(executor_kinds()))
                 raise ValueError(
                     f"unknown executor {name!r}: use one of {', '.join(known)}, or pass "
                     f"Scheduler(executors={{{name!r}: ...}})"
                 )
-            options = self._slurm_options() if name == "slurm" else {}
-            executor = self.executors[name] = make_executor(name, **options)
+            executor = self._add_executor(name, name)
         executor.start()
         return executor
-
-    def _slurm_options(self) -> Dict[str, Any]:
-        """Slurm stages its files next to this scheduler's cache, when it has one on disk."""
-        if self.cache_dir is None:
-            return {}
-        return {"staging_dir": os.path.join(self.cache_dir, "slurm")}
 
     def run(self, expr: Any, cache: bool = True, dryrun: bool = False) -> Any:
         """Evaluate `expr` to a concrete value; a failed task re-raises its own exception here.

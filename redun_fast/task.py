@@ -1,7 +1,8 @@
 """Tasks: functions whose calls build TaskExpressions, named `namespace.name`, hashed by source.
 
 A task's hash (DESIGN.md §3) covers its full name and either its `version` or its source
-text, plus `hash_includes`; options such as `cache` or `cpus` never change it.
+text, plus `hash_includes`; options such as `cache` or `cpus` never change it, and are
+checked when the task is defined (options.py).
 """
 import inspect
 import re
@@ -12,15 +13,12 @@ from typing import Any, Callable, Dict, Optional
 
 from redun_fast._core import hash_value
 from redun_fast.errors import TaskNameClashWarning
-from redun_fast.resources import SLURM_OPTIONS, resource_flags
 from redun_fast.expression import TaskExpression
+from redun_fast.options import check_task_options
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _NAME_RE = re.compile(rf"^{_IDENTIFIER}$")
 _NAMESPACE_RE = re.compile(rf"^({_IDENTIFIER}(\.{_IDENTIFIER})*)?$")
-
-# Options the scheduler reads; the rest are resources kept for executors (cpus, memory, ...).
-_OPTION_TYPES = {"cache": bool, "executor": str, "nout": int}
 
 _current_namespace = ""
 
@@ -104,19 +102,6 @@ def _check_namespace(value: str) -> None:
         )
 
 
-def _check_options(options: Dict[str, Any]) -> None:
-    for key, kind in _OPTION_TYPES.items():
-        if key in options and not isinstance(options[key], kind):
-            raise ValueError(
-                f"task option {key}={options[key]!r} must be a {kind.__name__}"
-            )
-    # Resources are checked now, not when the first job reaches Slurm hours later.
-    try:
-        resource_flags({key: options[key] for key in SLURM_OPTIONS if key in options})
-    except ValueError as error:
-        raise ValueError(f"task option {error}") from None
-
-
 def get_func_source(func: Callable) -> str:
     """The source of `func` from its `def` line on, decorators trimmed and dedented.
 
@@ -171,7 +156,8 @@ class Task:
         self.source = source if source is not None else get_func_source(func)
         self.hash_includes = list(hash_includes or [])
         self._options = dict(options or {})
-        _check_options(self._options)
+        if self._options:
+            check_task_options(self._options)
         self.hash = self._calc_hash()
         self.digest = bytes.fromhex(self.hash)
         self._signature = None
@@ -226,7 +212,7 @@ class Task:
 
     def options(self, **options: Any) -> "Task":
         """A copy of this task with options overridden (same hash: options never change results)."""
-        _check_options(options)
+        check_task_options(options)
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone._options = {**self._options, **options}

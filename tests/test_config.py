@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from redun_fast.config import ConfigError, load_config, slurm_options
+from redun_fast.config import ConfigError, executor_settings, load_config
 
 
 def write_config(folder, text):
@@ -29,7 +29,7 @@ def test_precedence(tmp_path, monkeypatch):
     """)
     config = load_config()
     assert config["scheduler.executor"] == ("processes", "config .redun_fast/config.toml")
-    assert slurm_options(config) == {"partition": "short", "jobs_per_element": 50}
+    assert executor_settings(config, "slurm") == {"partition": "short", "jobs_per_element": 50}
     monkeypatch.setenv("REDUN_FAST_EXECUTOR", "inline")
     monkeypatch.setenv("REDUN_FAST_MAX_WORKERS", "7")
     config = load_config()

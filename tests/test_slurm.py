@@ -16,7 +16,7 @@ import pytest
 
 from redun_fast import Scheduler, task
 from redun_fast.executors.processes import RemoteTraceback
-from redun_fast.slurm import SlurmError, SlurmExecutor
+from redun_fast.executors.slurm import SlurmError, SlurmExecutor
 
 
 def _cluster_up() -> bool:
@@ -84,6 +84,17 @@ def flaky(marker):
         open(marker, "w").close()
         os._exit(1)
     return "second try"
+
+
+@task(nout=2, executor="slurm")
+def split_name(name):
+    first, last = name.split()
+    return first, last
+
+
+@task(limits=["db"], executor="slurm")
+def query(x):
+    return x * 10
 
 
 def slurm_scheduler(tmp_path, **options):
@@ -184,7 +195,7 @@ def test_bad_options_are_clear_errors(tmp_path):
 RERUN = """
 import sys, time
 from redun_fast import Scheduler, task
-from redun_fast.slurm import SlurmExecutor
+from redun_fast.executors.slurm import SlurmExecutor
 
 redun_namespace = "rerun"
 
@@ -283,3 +294,15 @@ def test_a_task_that_cannot_travel_fails_only_its_jobs(tmp_path):
                                             r"process: its function is not picklable"):
             scheduler.run([locked(1), inc(5)])
         assert scheduler.run(inc(5)) == 6  # the other task of the group still runs
+
+
+def test_scheduler_options_do_not_reach_sbatch(tmp_path):
+    # nout and limits are the scheduler's options: on Slurm they used to fail the job with
+    # "unknown Slurm option(s) nout"; now only Slurm's own options become sbatch flags.
+    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"), poll_interval=0.3,
+                             submit_delay=0.1)
+    with Scheduler(executors={"slurm": executor}, limits={"db": 2}) as scheduler:
+        first, last = split_name("Ada Lovelace")
+        assert scheduler.run([first, last, [query(i) for i in range(3)]]) == [
+            "Ada", "Lovelace", [0, 10, 20]]
+        assert executor.sbatch_calls >= 2  # both tasks ran on the cluster

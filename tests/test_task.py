@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from redun_fast import PartialTask, Task, TaskExpression, namespace, task
+from redun_fast import PartialTask, Scheduler, Task, TaskExpression, namespace, task
 
 
 def load_module(tmp_path, name, source):
@@ -166,3 +166,45 @@ def test_tasks_and_expressions_pickle_by_reference():
     assert repr(expr) == "SimpleExpression('add', (TaskExpression('pickling.f', (1,), {}), 2), {})"
     partial = pickle.loads(pickle.dumps(f.partial(1)))
     assert partial.hash == f.partial(1).hash
+
+
+def test_an_unknown_task_option_is_an_error_naming_the_known_ones():
+    def work(x):
+        return x
+
+    known = r"the scheduler's are cache, executor, nout, limits; .*use cpus, memory, gpus, time"
+    with pytest.raises(ValueError, match=r"unknown task option\(s\) mem \(did you mean memory\?\): "
+                                         + known):
+        task(mem=4)(work)
+    with pytest.raises(ValueError, match=r"unknown task option\(s\) colour: " + known):
+        task(name="work")(work).options(colour="blue")
+    with pytest.raises(ValueError, match=r"nout='2' must be a int"):
+        task(nout="2")(work)
+    with pytest.raises(ValueError, match=r"limits=\{'db': 0\} must be a list of names"):
+        task(limits={"db": 0})(work)
+    assert task(nout=2, limits=["db"], cpus=2, memory=4)(work).get_option("memory") == 4
+
+
+def test_an_executor_kind_may_register_task_options_of_its_own():
+    from redun_fast.executors import InlineExecutor, register_executor
+
+    class QueueExecutor(InlineExecutor):
+        def __init__(self, max_workers=None, queue="default"):
+            self.queue = queue
+
+    def check_queue(value):
+        if value not in ("fast", "slow"):
+            raise ValueError(f"queue={value!r} must be 'fast' or 'slow'")
+
+    register_executor("queued", QueueExecutor, task_options={"queue": (check_queue, "")},
+                      label="Queue")
+
+    @task(namespace="opts", executor="queued", queue="fast")
+    def tagged(x):
+        return x + 1
+
+    assert Scheduler().run(tagged(1)) == 2  # made by kind name, on demand
+    with pytest.raises(ValueError, match=r"task option queue='medium' must be 'fast' or 'slow'"):
+        tagged.options(queue="medium")
+    with pytest.raises(ValueError, match=r"unknown Queue option\(s\) qeue: use queue"):
+        tagged.options(qeue="fast")

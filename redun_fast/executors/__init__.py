@@ -1,45 +1,41 @@
-"""Executors by name: `inline`, `threads` (the default), `processes` and `slurm`."""
-from typing import Any, Callable, Dict
+"""Executors by name: `inline`, `threads` (the default), `processes` and `slurm`.
 
-from redun_fast.executors.base import Executor
+Each kind is registered here in one line (registry.py); Slurm's class is imported when first
+used, but its task options and config settings are known from the start.
+"""
+from typing import Any
+
+from redun_fast.executors.base import Executor, ExecutorError
 from redun_fast.executors.inline import InlineExecutor
 from redun_fast.executors.processes import ProcessExecutor
+from redun_fast.executors.registry import executor_kinds, make_executor, register_executor
+from redun_fast.executors.slurm.options import SLURM_TASK_OPTIONS
+from redun_fast.executors.slurm.settings import SLURM_SETTINGS
 from redun_fast.executors.threads import ThreadExecutor
 
+register_executor("inline", InlineExecutor)
+register_executor("threads", ThreadExecutor)
+register_executor("processes", ProcessExecutor)
+register_executor("slurm", "redun_fast.executors.slurm.executor:SlurmExecutor",
+                  settings=SLURM_SETTINGS, task_options=SLURM_TASK_OPTIONS, label="Slurm")
 
 
-def _slurm(**options: Any) -> Executor:
-    from redun_fast.slurm.executor import SlurmExecutor  # imported only when used
+def __getattr__(name: str) -> Any:
+    if name == "SlurmExecutor":  # imported only when used
+        from redun_fast.executors.slurm.executor import SlurmExecutor
 
-    return SlurmExecutor(**options)
-
-
-EXECUTOR_KINDS: Dict[str, Callable[..., Executor]] = {
-    "inline": InlineExecutor,
-    "threads": ThreadExecutor,
-    "processes": ProcessExecutor,
-    "slurm": _slurm,
-}
-
-
-def make_executor(spec: Any, **options: Any) -> Executor:
-    """An Executor from an instance or a kind name ("inline", "threads", ...)."""
-    if isinstance(spec, Executor):
-        return spec
-    factory = EXECUTOR_KINDS.get(spec)
-    if factory is None:
-        raise ValueError(
-            f"unknown executor {spec!r}: use one of {', '.join(sorted(EXECUTOR_KINDS))} "
-            "or pass an Executor instance"
-        )
-    return factory(**options)
+        return SlurmExecutor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
-    "EXECUTOR_KINDS",
     "Executor",
+    "ExecutorError",
     "InlineExecutor",
     "ProcessExecutor",
+    "SlurmExecutor",
     "ThreadExecutor",
+    "executor_kinds",
     "make_executor",
+    "register_executor",
 ]

@@ -18,6 +18,10 @@ class Executor:
 
     kind = "executor"
 
+    def use_folder(self, folder: str) -> None:
+        """The scheduler's folder (its cache folder): an executor that keeps files puts them
+        under it, unless it was given a folder of its own."""
+
     def start(self) -> None:
         """Start workers if they are not running; called before each batch is submitted."""
 

@@ -43,7 +43,7 @@ def slurm_scheduler(tmp_path):
     """A Scheduler on the local Slurm cluster, with its executor: (scheduler, executor)."""
     require_slurm()
     from redun_fast import Scheduler
-    from redun_fast.slurm import SlurmExecutor
+    from redun_fast.executors.slurm import SlurmExecutor
 
     executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"), poll_interval=0.3)
     with Scheduler(executor=executor, cache_dir=str(tmp_path / "cache")) as scheduler:

@@ -240,7 +240,7 @@ def test_argument_that_cannot_travel_to_a_worker(pool):
 @pytest.mark.slurm
 @pytest.mark.timeout(180)
 def test_slurm_rejections_are_surfaced(slurm_scheduler):
-    from redun_fast.slurm import SlurmError
+    from redun_fast.executors.slurm import SlurmError
 
     scheduler, _ = slurm_scheduler
     scheduler.logger.setLevel(logging.CRITICAL)

@@ -1,4 +1,4 @@
-"""One Slurm array element: `python -m redun_fast.slurm.worker FOLDER INDEX`.
+"""One Slurm array element: `python -m redun_fast.executors.slurm.worker FOLDER INDEX`.
 
 Runs the jobs of FOLDER/chunk_INDEX.pkl and writes FOLDER/result_INDEX.pkl atomically (write,
 then rename), so the scheduler, or a later one after a crash, sees all of it or nothing.

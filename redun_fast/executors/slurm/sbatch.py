@@ -26,7 +26,7 @@ def render_script(folder: str, elements: int, flags: Iterable[str], parallelism:
         f"#SBATCH --output={folder}/log_%a.out",
         *(f"#SBATCH {flag}" for flag in flags),
         # The scheduler's own interpreter, by absolute path: same environment, no shim cost.
-        f'exec {shlex.quote(sys.executable)} -m redun_fast.slurm.worker {shlex.quote(folder)} '
+        f'exec {shlex.quote(sys.executable)} -m redun_fast.executors.slurm.worker {shlex.quote(folder)} '
         '"$SLURM_ARRAY_TASK_ID"',
         "",
     ]

@@ -18,13 +18,14 @@ import time
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from redun_fast.config import default_cache_dir
+from redun_fast.errors import SlurmError, TaskOptionError
 from redun_fast.executors.base import Executor, Outstanding, Report, thread_failed
 from redun_fast.executors.processes import RemoteTraceback
 from redun_fast.executors.shipping import pickling_problem, ship, task_definition
-from redun_fast.resources import resource_flags
-from redun_fast.slurm import sbatch as slurm
-from redun_fast.slurm.sbatch import FAILED_STATES, SlurmError
+from redun_fast.executors.slurm import sbatch as slurm
+from redun_fast.executors.slurm.options import SLURM_OPTIONS, sbatch_flags
+from redun_fast.executors.slurm.sbatch import FAILED_STATES
+from redun_fast.options import unknown_options_message
 
 _HOST = socket.gethostname()
 
@@ -43,7 +44,8 @@ class _Array:
 class SlurmExecutor(Executor):
     """Runs jobs as elements of `sbatch --array` jobs.
 
-    staging_dir: shared folder for chunks, results and logs (default: ./.redun_fast/slurm).
+    staging_dir: shared folder for chunks, results and logs (default: `slurm/` in the
+        scheduler's cache folder).
     jobs_per_element: jobs packed in one element (default: spread a group over up to
         `max_elements` elements). max_array_size: never more elements in one array.
     parallelism: the `%N` of --array (elements running at once). retries: default number of
@@ -57,9 +59,11 @@ class SlurmExecutor(Executor):
                  max_elements: int = 200, max_array_size: int = 1000,
                  parallelism: Optional[int] = None, poll_interval: float = 1.0,
                  submit_delay: float = 0.2, retries: int = 0, **options: Any) -> None:
-        resource_flags(options)  # a bad default is an error now, not at the first job
-        self.staging_dir = os.path.abspath(
-            staging_dir or os.path.join(default_cache_dir(), "slurm"))
+        unknown = sorted(set(options) - set(SLURM_OPTIONS))
+        if unknown:
+            raise TaskOptionError(unknown_options_message(unknown))
+        sbatch_flags(options)  # a bad default is an error now, not at the first job
+        self.staging_dir = os.path.abspath(staging_dir) if staging_dir else None
         self.jobs_per_element = jobs_per_element
         self.max_elements = max(1, min(max_elements, max_array_size))
         self.max_array_size = max_array_size
@@ -82,6 +86,10 @@ class SlurmExecutor(Executor):
         self.array_ids: List[str] = []  # Slurm job ids of the arrays submitted
 
     # The scheduler's side.
+
+    def use_folder(self, folder: str) -> None:
+        if self.staging_dir is None:
+            self.staging_dir = os.path.abspath(os.path.join(folder, "slurm"))
 
     def start(self) -> None:
         with self._lock:
@@ -167,11 +175,7 @@ class SlurmExecutor(Executor):
                 array, index = orphan
                 array.elements.setdefault(index, []).append(job)
                 continue
-            try:
-                flags = resource_flags({**self.options, **job.task.task_options})
-            except ValueError as error:
-                self._fail([job], ValueError(f"{job.task.fullname}: {error}"))
-                continue
+            flags = sbatch_flags({**self.options, **job.task.task_options})  # checked: @task
             groups.setdefault(flags, []).append(job)
         for flags, group in groups.items():
             self._submit_array(flags, group)
