@@ -1,44 +1,28 @@
 """A pool of worker processes fed with batches of jobs, sized to about a couple of milliseconds.
 
-One pool thread owns the workers: it sends batches (each worker holds at most two, one when
-jobs are slow), reads batches of results, and watches for workers that die. A dead worker's
-batch is retried one job at a time, so only the job that kills a worker fails, with an error
-that says how it died; the worker is replaced. Functions travel once per task per worker
-(see shipping.py); workers start from a forkserver, safe with the scheduler's threads.
+One pool thread owns the workers: it sends batches, reads batches of results, and watches for
+workers that die; what a batch holds and what a death costs is the Feeder's (feeder.py), what
+travels is the protocol's (protocol.py). A dead worker is replaced. Functions travel once per
+task per worker (see shipping.py); workers start from a forkserver, safe with the scheduler's
+threads.
 """
 import contextlib
 import importlib.machinery
-import itertools
-import math
 import multiprocessing
 import os
 import pickle
 import signal
 import sys
 import threading
-from collections import deque
 from multiprocessing.connection import wait
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence
 
+from redun_fast.errors import WorkerDiedError  # noqa: F401  (raised for this executor's jobs)
 from redun_fast.executors.base import Executor, Outstanding, Report, thread_failed
+from redun_fast.executors.feeder import Feeder, WorkerHandle
 from redun_fast.executors.pool_worker import worker_main
-from redun_fast.executors.shipping import pickling_problem, ship, task_definition
+from redun_fast.executors.protocol import RemoteTraceback  # noqa: F401  (a task error's cause)
 from redun_fast.executors.transport import receive_message, send_message
-
-
-class WorkerDiedError(RuntimeError):
-    """The worker process running a job died (crash, signal, out of memory)."""
-
-
-class RemoteTraceback(Exception):
-    """The traceback of an exception raised in a worker; shown as the error's cause."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return f'\n"""\n{self.text}"""'
 
 
 def usable_cores() -> int:
@@ -80,18 +64,28 @@ def _main_not_reimported():
             main.__spec__ = saved
 
 
-class _Worker:
+class _Worker(WorkerHandle):
+    """A worker process on a pipe."""
+
     def __init__(self, ctx: Any) -> None:
+        super().__init__()
         self.conn, child_conn = ctx.Pipe()
         self.process = ctx.Process(target=worker_main, args=(child_conn, list(sys.path)),
                                    daemon=True, name="redun_fast worker")
         with _main_not_reimported():
             self.process.start()
         child_conn.close()
-        self.known: set = set()  # task hashes whose function this worker has
-        self.inflight: Dict[int, Tuple[list, bool]] = {}  # batch id -> (jobs, suspect)
-        self.batches_done = 0
-        self.dead = False
+
+    @property
+    def label(self) -> str:
+        return f"the worker process (pid {self.process.pid})"
+
+    def send(self, data: bytes) -> None:
+        send_message(self.conn, data)
+
+    def how_it_died(self) -> str:
+        self.process.join(timeout=1)
+        return describe_exit(self.process.exitcode)
 
 
 class ProcessExecutor(Executor):
@@ -111,18 +105,19 @@ class ProcessExecutor(Executor):
         self.batch_seconds = batch_seconds
         self.max_batch = max_batch
         self._lock = threading.Lock()
-        self._pending: deque = deque()  # jobs waiting for a worker
-        self._suspects: deque = deque()  # jobs of a dead worker's batch: each runs alone
         self._outstanding = Outstanding()  # every job submitted and not reported yet
+        self._feeder = Feeder(self._outstanding, batch_seconds, max_batch)
         self._thread: Optional[threading.Thread] = None
         self._stopping = False
         self._workers: List[_Worker] = []
-        self._batch_ids = itertools.count()
-        self._job_seconds: Optional[float] = None  # running estimate of one job's duration
-        self._startup_deaths = 0
-        self._broken: Optional[Exception] = None
-        self.batches_sent = 0  # for tests and benchmarks: how well jobs are batched
-        self.jobs_sent = 0
+
+    @property
+    def batches_sent(self) -> int:  # for tests and benchmarks: how well jobs are batched
+        return self._feeder.batches_sent
+
+    @property
+    def jobs_sent(self) -> int:
+        return self._feeder.jobs_sent
 
     # The scheduler's side.
 
@@ -138,11 +133,8 @@ class ProcessExecutor(Executor):
                 ctx.set_forkserver_preload(["redun_fast.executors.pool_worker"])
             self._ctx = ctx
             self._stopping = False
-            self._broken = None
-            self._startup_deaths = 0
-            self._pending.clear()
-            self._suspects.clear()
             self._outstanding = Outstanding()
+            self._feeder = Feeder(self._outstanding, self.batch_seconds, self.max_batch)
             self._wake_r, self._wake_w = os.pipe()
             self._workers = [_Worker(ctx) for _ in range(self.max_workers)]
             self._thread = threading.Thread(target=self._loop, name="redun_fast pool", daemon=True)
@@ -150,13 +142,12 @@ class ProcessExecutor(Executor):
 
     def submit_batch(self, jobs: Sequence[Any], report: Report) -> None:
         self.start()
-        if self._broken is not None:
-            report([(job, False, self._broken) for job in jobs])
+        if self._feeder.broken is not None:
+            report([(job, False, self._feeder.broken) for job in jobs])
             return
         if not self._outstanding.add(jobs, report):
             return
-        with self._lock:
-            self._pending.extend(jobs)
+        self._feeder.add(jobs)
         os.write(self._wake_w, b"x")
 
     def stop(self) -> None:
@@ -178,7 +169,8 @@ class ProcessExecutor(Executor):
     def _loop(self) -> None:
         try:
             while not self._stopping:
-                self._distribute()
+                for worker in self._feeder.distribute(self._workers):
+                    self._died(worker)
                 waitables = [self._wake_r]
                 for worker in self._workers:
                     waitables += [worker.conn, worker.process.sentinel]
@@ -188,9 +180,7 @@ class ProcessExecutor(Executor):
                     else:
                         self._handle(ready)
         except Exception as error:  # a bug here must not leave the run waiting forever
-            with self._lock:
-                self._pending.clear()
-                self._suspects.clear()
+            self._feeder.clear()
             self._outstanding.fail_all(thread_failed(self, error))  # error is their cause
         finally:
             self._shutdown_workers()
@@ -206,68 +196,6 @@ class ProcessExecutor(Executor):
             if ready == worker.process.sentinel:
                 return self._died(worker)
 
-    def _batch_size(self, idle_workers: int) -> int:
-        fair = math.ceil(len(self._pending) / max(1, idle_workers))
-        if self._job_seconds is None:
-            return max(1, min(fair, 16))
-        wanted = int(self.batch_seconds / max(self._job_seconds, 1e-7))
-        return max(1, min(fair, wanted, self.max_batch))
-
-    def _distribute(self) -> None:
-        slow = self._job_seconds is not None and self._job_seconds >= self.batch_seconds
-        limit = 1 if slow or self._job_seconds is None else 2
-        while True:
-            with self._lock:
-                if not self._pending and not self._suspects:
-                    return
-                open_workers = [w for w in self._workers if len(w.inflight) < limit]
-                if not open_workers:
-                    return
-                worker = min(open_workers, key=lambda w: len(w.inflight))
-                suspect = bool(self._suspects)
-                if suspect:  # from a dead worker's batch: alone, to find the job that kills
-                    items = [self._suspects.popleft()]
-                else:
-                    size = min(self._batch_size(len(open_workers)), len(self._pending))
-                    items = [self._pending.popleft() for _ in range(size)]
-            self._send(worker, items, suspect)
-
-    def _send(self, worker: _Worker, items: list, suspect: bool) -> None:
-        tasks = {job.task.hash: job.task for job in items}
-        definitions = [(task_hash, task.fullname, *task_definition(task))
-                       for task_hash, task in tasks.items() if task_hash not in worker.known]
-        batch_id = next(self._batch_ids)
-        # A job's key is its place in the batch.
-        jobs = [(key, job.task.hash, job.args, job.kwargs) for key, job in enumerate(items)]
-        try:
-            data = ship(("run", batch_id, definitions, jobs))
-        except Exception:
-            items = self._drop_unpicklable(items)
-            if items:
-                self._send(worker, items, suspect)
-            return
-        try:
-            send_message(worker.conn, data)
-        except OSError:  # the worker died (its pipe broke) before it could take the batch
-            with self._lock:
-                (self._suspects if suspect else self._pending).extendleft(reversed(items))
-            return self._died(worker)
-        worker.known.update(definition[0] for definition in definitions)
-        worker.inflight[batch_id] = (items, suspect)
-        self.batches_sent += 1
-        self.jobs_sent += len(items)
-
-    def _drop_unpicklable(self, items: list) -> list:
-        """Fail the jobs whose function or arguments cannot be sent; return the others."""
-        good = []
-        for job in items:
-            error = pickling_problem(job)
-            if error is None:
-                good.append(job)
-            else:
-                self._outstanding.report([(job, False, error)])
-        return good
-
     def _received(self, worker: _Worker, data: bytes) -> None:
         kind, *body = pickle.loads(data)
         if kind != "results":  # a task printed: show it where the scheduler's output goes
@@ -275,50 +203,18 @@ class ProcessExecutor(Executor):
             stream.write(body[0])
             stream.flush()
             return
-        batch_id, seconds, results = body
-        items, _ = worker.inflight.pop(batch_id)
-        worker.batches_done += 1
-        self._startup_deaths = 0
-        per_job = seconds / len(items)
-        self._job_seconds = per_job if self._job_seconds is None else (
-            0.7 * self._job_seconds + 0.3 * per_job)
-        records = []
-        for key, ok, value, tb in results:
-            if not ok and tb:
-                value.__cause__ = RemoteTraceback(tb)
-            records.append((items[key], ok, value))
-        self._outstanding.report(records)
+        self._feeder.received(worker, *body)
 
     def _died(self, worker: _Worker) -> None:
         if worker.dead:
             return
-        worker.dead = True
-        worker.process.join(timeout=1)
-        how = describe_exit(worker.process.exitcode)
-        retry = []
-        for items, suspect in worker.inflight.values():
-            if len(items) == 1 or suspect:
-                self._outstanding.report([(job, False, WorkerDiedError(
-                    f"the worker process (pid {worker.process.pid}) running "
-                    f"{job.task.fullname} died: {how}")) for job in items])
-            else:
-                retry += items  # one of these killed it: run each alone to find out which
-        if not worker.inflight and worker.batches_done == 0:
-            self._startup_deaths += 1
+        replace = self._feeder.died(worker)
         worker.conn.close()
         index = self._workers.index(worker)
-        if self._startup_deaths >= 3:
-            self._broken = WorkerDiedError(f"worker processes die as they start: {how}")
-            with self._lock:
-                left = list(self._pending) + list(self._suspects) + retry
-                self._pending.clear()
-                self._suspects.clear()
-            self._outstanding.report([(job, False, self._broken) for job in left])
+        if replace:
+            self._workers[index] = _Worker(self._ctx)
+        else:
             del self._workers[index]
-            return
-        self._workers[index] = _Worker(self._ctx)
-        with self._lock:
-            self._suspects.extend(retry)
 
     def _shutdown_workers(self) -> None:
         for worker in self._workers:

@@ -20,8 +20,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from redun_fast.errors import SlurmError, TaskOptionError
 from redun_fast.executors.base import Executor, Outstanding, Report, thread_failed
-from redun_fast.executors.processes import RemoteTraceback
-from redun_fast.executors.shipping import pickling_problem, ship, task_definition
+from redun_fast.executors.protocol import definitions as task_definitions
+from redun_fast.executors.protocol import job_entries, to_records
+from redun_fast.executors.shipping import pickling_problem, ship
 from redun_fast.executors.slurm import sbatch as slurm
 from redun_fast.executors.slurm.options import SLURM_OPTIONS, sbatch_flags
 from redun_fast.executors.slurm.sbatch import FAILED_STATES
@@ -183,13 +184,12 @@ class SlurmExecutor(Executor):
     def _submit_array(self, flags: tuple, items: list) -> None:
         # Functions first: a task that cannot travel fails its jobs and leaves the others.
         definitions, unshippable = [], set()
-        for task_hash, task in {job.task.hash: job.task for job in items}.items():
-            definition = (task_hash, task.fullname, *task_definition(task))
+        for definition in task_definitions(job.task for job in items):
             try:
                 ship(definition)
                 definitions.append(definition)
             except Exception:
-                unshippable.add(task_hash)
+                unshippable.add(definition[0])
         if unshippable:
             items = [job for job in items
                      if job.task.hash not in unshippable or not self._fail_unshippable(job)]
@@ -267,15 +267,7 @@ class SlurmExecutor(Executor):
         except FileNotFoundError:
             return False
         waiting = {job.eval_hash: job for job in array.elements.pop(index)}
-        records = []
-        for key, ok, value, tb in results:
-            job = waiting.get(key)
-            if job is None:
-                continue  # an adopted element computed more than this run asks for
-            if not ok and tb:
-                value.__cause__ = RemoteTraceback(tb)
-            records.append((job, ok, value))
-        self._outstanding.report(records)
+        self._outstanding.report(to_records(results, waiting.get))
         self._show_log(array, index)
         for name in (f"chunk_{index}.pkl", f"result_{index}.pkl", f"log_{index}.out"):
             _remove(os.path.join(array.folder, name))
@@ -364,7 +356,7 @@ class SlurmExecutor(Executor):
 def _ship_jobs(chunk: list) -> Optional[bytes]:
     """One element's jobs for the worker, or None if something in them cannot be pickled."""
     try:
-        return ship([(job.eval_hash, job.task.hash, job.args, job.kwargs) for job in chunk])
+        return ship(job_entries(chunk, [job.eval_hash for job in chunk]))  # keyed by eval hash
     except Exception:
         return None
 

@@ -1,4 +1,4 @@
-"""Slurm's side of things: resource options, the sbatch script, and the few commands we run.
+"""Slurm's side of things: the sbatch script, the few commands we run, and reading their output.
 
 Login-node friendly: one `sbatch` per array, one `squeue` for all arrays per poll, and
 `scontrol` only to explain an element that failed.
@@ -63,8 +63,13 @@ def squeue(job_ids: Iterable[str]) -> Optional[Dict[str, str]]:
         if "Invalid job id" in out.stderr:  # all of them left the queue long ago
             return {}
         return None
+    return parse_squeue(out.stdout)
+
+
+def parse_squeue(text: str) -> Dict[str, str]:
+    """`squeue -h -o '%i %T'` lines ("123_4 RUNNING", "123_[5-9%2] PENDING") as a dict."""
     states = {}
-    for line in out.stdout.splitlines():
+    for line in text.splitlines():
         parts = line.split()
         if len(parts) == 2:
             states[parts[0]] = parts[1]
@@ -93,7 +98,12 @@ def _in_ranges(index: int, ranges: str) -> bool:
 def explain(job_id: str, index: int) -> str:
     """What Slurm says about one element: state, reason and exit code, if it still knows."""
     out = _run(["scontrol", "show", "job", f"{job_id}_{index}"])
-    fields = dict(re.findall(r"(\w+)=(\S+)", out.stdout)) if out.returncode == 0 else {}
+    return describe_job(out.stdout if out.returncode == 0 else "")
+
+
+def describe_job(scontrol_text: str) -> str:
+    """State, reason and exit code from `scontrol show job` output ("" if it said nothing)."""
+    fields = dict(re.findall(r"(\w+)=(\S+)", scontrol_text))
     if not fields:
         return "Slurm no longer knows it"
     return (f"JobState={fields.get('JobState')} Reason={fields.get('Reason')} "

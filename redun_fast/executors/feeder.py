@@ -1,0 +1,174 @@
+"""Feeding batches of jobs to a set of workers: batch sizing and death handling, written once
+over an abstract worker handle (a local process for the pool; a pilot worker on another node,
+reached over a socket, for Slurm's workers mode).
+
+A batch carries about `batch_seconds` of work, sized from the measured duration of jobs
+(16 jobs until one batch has been timed; slow jobs go one at a time); a worker holds at most
+two batches, one when jobs are slow. When a worker dies, the job of a one-job batch fails with
+a WorkerDiedError that says how it died; the jobs of a larger batch become suspects and run
+again one by one, so only the job that kills a worker fails. Workers that keep dying before
+they finish a batch make the feeder `broken`: every job it holds fails.
+"""
+import itertools
+import math
+import threading
+from collections import deque
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from redun_fast.errors import WorkerDiedError
+from redun_fast.executors.base import Outstanding
+from redun_fast.executors.protocol import batch_message, definitions, job_entries, to_records
+from redun_fast.executors.shipping import pickling_problem
+
+STARTUP_DEATHS = 3  # workers dying in a row before any of them finished a batch: broken
+
+
+class WorkerHandle:
+    """One worker as the feeder sees it. A transport subclasses it with `send` and `how_it_died`."""
+
+    def __init__(self) -> None:
+        self.known: set = set()  # task hashes whose function this worker has
+        self.inflight: Dict[int, Tuple[list, bool]] = {}  # batch id -> (jobs, suspect)
+        self.batches_done = 0
+        self.dead = False
+
+    @property
+    def label(self) -> str:
+        """How errors name it: "the worker process (pid 123)"."""
+        raise NotImplementedError
+
+    def send(self, data: bytes) -> None:
+        """Hand over one message; OSError if the worker is gone."""
+        raise NotImplementedError
+
+    def how_it_died(self) -> str:
+        """"exit code 3", "killed by signal SIGKILL", ..."""
+        raise NotImplementedError
+
+
+class Feeder:
+    """The jobs waiting for workers, and the batches the workers hold."""
+
+    def __init__(self, outstanding: Outstanding, batch_seconds: float, max_batch: int) -> None:
+        self.outstanding = outstanding  # where records are reported
+        self.batch_seconds = batch_seconds
+        self.max_batch = max_batch
+        self.lock = threading.Lock()  # pending and suspects are added to from other threads
+        self.pending: deque = deque()  # jobs waiting for a worker
+        self.suspects: deque = deque()  # jobs of a dead worker's batch: each runs alone
+        self.job_seconds: Optional[float] = None  # running estimate of one job's duration
+        self.batch_ids = itertools.count()
+        self.startup_deaths = 0
+        self.broken: Optional[Exception] = None
+        self.batches_sent = 0  # for tests and benchmarks: how well jobs are batched
+        self.jobs_sent = 0
+
+    def add(self, jobs: Sequence[Any]) -> None:
+        with self.lock:
+            self.pending.extend(jobs)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.pending.clear()
+            self.suspects.clear()
+
+    def _batch_size(self, idle_workers: int) -> int:
+        fair = math.ceil(len(self.pending) / max(1, idle_workers))
+        if self.job_seconds is None:
+            return max(1, min(fair, 16))
+        wanted = int(self.batch_seconds / max(self.job_seconds, 1e-7))
+        return max(1, min(fair, wanted, self.max_batch))
+
+    def distribute(self, workers: List[WorkerHandle]) -> List[WorkerHandle]:
+        """Send batches to the workers that have room; return those found dead on the way."""
+        slow = self.job_seconds is not None and self.job_seconds >= self.batch_seconds
+        limit = 1 if slow or self.job_seconds is None else 2
+        dead = []
+        while True:
+            with self.lock:
+                if not self.pending and not self.suspects:
+                    return dead
+                open_workers = [w for w in workers if len(w.inflight) < limit and not w.dead
+                                and w not in dead]
+                if not open_workers:
+                    return dead
+                worker = min(open_workers, key=lambda w: len(w.inflight))
+                suspect = bool(self.suspects)
+                if suspect:  # from a dead worker's batch: alone, to find the job that kills
+                    items = [self.suspects.popleft()]
+                else:
+                    size = min(self._batch_size(len(open_workers)), len(self.pending))
+                    items = [self.pending.popleft() for _ in range(size)]
+            if not self._send(worker, items, suspect):
+                dead.append(worker)
+
+    def _send(self, worker: WorkerHandle, items: list, suspect: bool) -> bool:
+        """Send one batch; False if the worker turned out to be dead (the batch waits again)."""
+        new = definitions([job.task for job in items], worker.known)
+        batch_id = next(self.batch_ids)
+        try:  # a job's key is its place in the batch
+            data = batch_message(batch_id, new, job_entries(items, range(len(items))))
+        except Exception:
+            items = self._drop_unpicklable(items)
+            return self._send(worker, items, suspect) if items else True
+        try:
+            worker.send(data)
+        except OSError:  # it died (its pipe broke) before it could take the batch
+            with self.lock:
+                (self.suspects if suspect else self.pending).extendleft(reversed(items))
+            return False
+        worker.known.update(definition[0] for definition in new)
+        worker.inflight[batch_id] = (items, suspect)
+        self.batches_sent += 1
+        self.jobs_sent += len(items)
+        return True
+
+    def _drop_unpicklable(self, items: list) -> list:
+        """Fail the jobs whose function or arguments cannot be sent; return the others."""
+        good = []
+        for job in items:
+            error = pickling_problem(job)
+            if error is None:
+                good.append(job)
+            else:
+                self.outstanding.report([(job, False, error)])
+        return good
+
+    def received(self, worker: WorkerHandle, batch_id: int, seconds: float,
+                 results: List[tuple]) -> None:
+        """A worker's results for one batch: reported, and its timing learned."""
+        items, _ = worker.inflight.pop(batch_id)
+        worker.batches_done += 1
+        self.startup_deaths = 0
+        per_job = seconds / len(items)
+        self.job_seconds = per_job if self.job_seconds is None else (
+            0.7 * self.job_seconds + 0.3 * per_job)
+        self.outstanding.report(to_records(results, items.__getitem__))
+
+    def died(self, worker: WorkerHandle) -> bool:
+        """A worker is gone: fail or retry what it held. False when workers keep dying as
+        they start: then every job fails and no worker should replace it."""
+        worker.dead = True
+        how = worker.how_it_died()
+        idle = not worker.inflight
+        retry = []
+        for items, suspect in worker.inflight.values():
+            if len(items) == 1 or suspect:
+                self.outstanding.report([(job, False, WorkerDiedError(
+                    f"{worker.label} running {job.task.fullname} died: {how}")) for job in items])
+            else:
+                retry += items  # one of these killed it: run each alone to find out which
+        worker.inflight.clear()
+        if idle and worker.batches_done == 0:
+            self.startup_deaths += 1
+        if self.startup_deaths >= STARTUP_DEATHS:
+            self.broken = WorkerDiedError(f"worker processes die as they start: {how}")
+            with self.lock:
+                left = list(self.pending) + list(self.suspects) + retry
+                self.pending.clear()
+                self.suspects.clear()
+            self.outstanding.report([(job, False, self.broken) for job in left])
+            return False
+        with self.lock:
+            self.suspects.extend(retry)
+        return True

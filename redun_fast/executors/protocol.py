@@ -1,0 +1,131 @@
+"""What travels between the scheduler and a worker process, and the one way a batch runs there.
+
+Shared by every executor whose workers are other processes: the pool's workers, Slurm's array
+elements, and (to come) pilot workers reached over a socket.
+
+To a worker: `definitions`, [(task_hash, fullname, how, what)] for the tasks it has not seen
+(how and what from shipping.task_definition), and jobs, [(key, task_hash, args, kwargs)]. In
+the worker: `load_definitions`, then `run_batch`, whose results, [(key, ok, value or error,
+traceback text)], `encode_results` pickles as ("results", batch id, seconds, results),
+replacing what cannot be pickled by an error that says so. Back in the scheduler: `to_records`
+gives the (job, ok, value) records executors report, a task's error with the worker's
+traceback as its cause.
+"""
+import time
+import traceback
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+
+from redun_fast.errors import RemoteError, SerializationError
+from redun_fast.executors.shipping import dumps_result, load_definition, ship, task_definition
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an exception raised in a worker; shown as the error's cause."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text}"""'
+
+
+# The scheduler's side.
+
+def definitions(tasks: Iterable[Any], known: Iterable[str] = ()) -> List[tuple]:
+    """How a worker gets the functions of `tasks`, except those whose hashes it knows."""
+    known = set(known)
+    return [(task.hash, task.fullname, *task_definition(task))
+            for task in {task.hash: task for task in tasks}.values() if task.hash not in known]
+
+
+def job_entries(jobs: Sequence[Any], keys: Iterable[Any]) -> List[tuple]:
+    """The jobs as a worker gets them, each under its key (its place, or its eval hash)."""
+    return [(key, job.task.hash, job.args, job.kwargs) for key, job in zip(keys, jobs)]
+
+
+def batch_message(batch_id: int, definitions: List[tuple], jobs: List[tuple]) -> bytes:
+    """A batch for a pool worker; raises if something in it cannot be pickled."""
+    return ship(("run", batch_id, definitions, jobs))
+
+
+def to_records(results: Iterable[tuple], job_of: Callable[[Any], Optional[Any]]) -> List[tuple]:
+    """(job, ok, value) records of a worker's results; keys `job_of` does not know are skipped
+    (an adopted Slurm element may have computed more than this run asks for)."""
+    records = []
+    for key, ok, value, text in results:
+        job = job_of(key)
+        if job is None:
+            continue
+        if not ok and text:
+            value.__cause__ = RemoteTraceback(text)
+        records.append((job, ok, value))
+    return records
+
+
+# The worker's side.
+
+def load_definitions(definitions: List[tuple], functions: Dict[str, Callable],
+                     names: Dict[str, str]) -> None:
+    """Add the functions of `definitions` to `functions` (by task hash), and their names; a
+    task that cannot be loaded fails each of its jobs with an ImportError that says why."""
+    for task_hash, fullname, how, what in definitions:
+        names[task_hash] = fullname
+        try:
+            functions[task_hash] = load_definition(how, what)
+        except Exception as error:
+            functions[task_hash] = _raiser(error, how, what)
+
+
+def run_batch(functions: Dict[str, Callable], jobs: List[tuple]) -> List[tuple]:
+    """Run a batch of jobs in this process: their results, in order."""
+    results = []
+    for key, task_hash, args, kwargs in jobs:
+        try:
+            results.append((key, True, functions[task_hash](*args, **kwargs), None))
+        except Exception as error:
+            results.append((key, False, error, traceback.format_exc()))
+    return results
+
+
+def run_and_encode(batch_id: Any, functions: Dict[str, Callable], names: Dict[str, str],
+                   jobs: List[tuple]) -> bytes:
+    """Run a batch and pickle its results message (see the module docstring)."""
+    start = time.perf_counter()
+    results = run_batch(functions, jobs)
+    seconds = time.perf_counter() - start
+    return encode_results(batch_id, seconds, results,
+                          {key: names[task_hash] for key, task_hash, _, _ in jobs})
+
+
+def encode_results(batch_id: Any, seconds: float, results: List[tuple],
+                   names: Dict[Any, str]) -> bytes:
+    try:
+        return dumps_result(("results", batch_id, seconds, results))
+    except Exception:
+        pass
+    # Find what cannot be pickled and replace it with an error that says so.
+    safe = []
+    for key, ok, value, text in results:
+        try:
+            dumps_result(value)
+            safe.append((key, ok, value, text))
+        except Exception as error:
+            kind = f"{type(value).__module__}.{type(value).__qualname__}"
+            if ok:
+                problem = SerializationError(
+                    f"result of {names[key]} is not picklable: {kind} ({error}); return plain data")
+            else:
+                problem = RemoteError(f"{kind}: {value}")
+            safe.append((key, False, problem, text))
+    return dumps_result(("results", batch_id, seconds, safe))
+
+
+def _raiser(error: Exception, how: str, what: Any) -> Callable:
+    message = (f"cannot load the task in the worker process ({how} {what!r}): "
+               f"{type(error).__name__}: {error}")
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise ImportError(message)
+
+    return fail

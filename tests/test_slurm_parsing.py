@@ -1,0 +1,99 @@
+"""What the Slurm executor reads and writes, tested without a cluster: squeue and scontrol
+output recorded on the local cluster (tests/data/slurm_recorded.txt), the sbatch script, and
+the Slurm task options and their flags. The cluster tests are in test_slurm.py."""
+import os
+import re
+import shlex
+import sys
+
+import pytest
+
+from redun_fast import task
+from redun_fast.executors.slurm.options import SLURM_OPTIONS, sbatch_flags
+from redun_fast.executors.slurm.sbatch import (
+    FAILED_STATES, describe_job, element_state, parse_squeue, render_script)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def recorded():
+    """The recorded outputs by their `== title` line."""
+    sections, title = {}, None
+    with open(os.path.join(HERE, "data", "slurm_recorded.txt")) as data:
+        for line in data:
+            if line.startswith("#"):
+                continue
+            if line.startswith("== "):
+                title = line[3:].strip()
+                sections[title] = ""
+            elif title is not None:
+                sections[title] += line
+    return list(sections.values())
+
+
+def test_squeue_lists_elements_and_pending_ranges():
+    early, later = (parse_squeue(text) for text in recorded()[:2])
+    assert early == {"4352_1": "FAILED", "4352_[3-5%2]": "PENDING", "4352_2": "RUNNING",
+                     "4352_0": "RUNNING"}
+    states = [element_state(early, "4352", i) for i in range(7)]
+    assert states == ["RUNNING", "FAILED", "RUNNING", "PENDING", "PENDING", "PENDING", None]
+    assert [element_state(later, "4352", i) for i in range(6)] == [
+        "COMPLETED", "FAILED", "COMPLETED", "COMPLETED", "COMPLETED", "PENDING"]
+    assert element_state(later, "435", 2) is None  # another job's id is not a prefix match
+    assert "FAILED" in FAILED_STATES and "COMPLETED" not in FAILED_STATES
+
+
+def test_pending_ranges_with_lists_and_steps():
+    states = parse_squeue("77_[1,3,5-7%4] PENDING\n77_0 RUNNING\n\nnoise\n")
+    assert [element_state(states, "77", i) for i in range(9)] == [
+        "RUNNING", "PENDING", None, "PENDING", None, "PENDING", "PENDING", "PENDING", None]
+
+
+def test_scontrol_tells_why_an_element_failed():
+    assert describe_job(recorded()[2]) == (
+        "JobState=FAILED Reason=NonZeroExitCode ExitCode=3:0")
+    assert describe_job("") == "Slurm no longer knows it"
+
+
+def test_the_sbatch_script_runs_the_worker_on_each_chunk():
+    script = render_script("/shared/stage/ab12", 5, ("--cpus-per-task=2", "--mem=4096M"), 3,
+                           name="redun_fast-ab12")
+    lines = script.splitlines()
+    assert lines[:6] == ["#!/bin/bash", "#SBATCH --job-name=redun_fast-ab12",
+                         "#SBATCH --array=0-4%3", "#SBATCH --output=/shared/stage/ab12/log_%a.out",
+                         "#SBATCH --cpus-per-task=2", "#SBATCH --mem=4096M"]
+    assert shlex.split(lines[6]) == [
+        "exec", sys.executable, "-m", "redun_fast.executors.slurm.worker", "/shared/stage/ab12",
+        "$SLURM_ARRAY_TASK_ID"]
+    assert "%" not in render_script("/s", 1, (), None, name="x").splitlines()[2]
+
+
+def test_slurm_options_become_sbatch_flags():
+    assert sbatch_flags({"cpus": 4, "memory": 0.5, "gpus": 1, "time": "1:00:00",
+                         "partition": "short", "account": "lab", "qos": "normal",
+                         "constraint": "avx", "sbatch_args": ["--exclusive"]}) == (
+        "--cpus-per-task=4", "--mem=512M", "--gres=gpu:1", "--time=1:00:00",
+        "--partition=short", "--account=lab", "--qos=normal", "--constraint=avx", "--exclusive")
+    assert sbatch_flags({"memory": "8G", "time": 30, "gpus": 0}) == ("--mem=8G", "--time=30")
+    # The scheduler's options are not Slurm's business: they make no flags.
+    assert sbatch_flags({"nout": 2, "limits": ["db"], "cache": False, "retries": 1}) == ()
+    assert set(SLURM_OPTIONS) >= {"cpus", "memory", "time", "partition", "sbatch_args"}
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"cpus": 0}, "cpus=0 must be a positive integer"),
+    ({"cpus": True}, "cpus=True must be a positive integer"),
+    ({"memory": "4 GB"}, "memory='4 GB' must be GiB as a number"),
+    ({"time": -5}, "time=-5 must be minutes"),
+    ({"partition": ""}, "partition='' must be a non-empty string"),
+    ({"sbatch_args": "--exclusive"}, r"sbatch_args='--exclusive' must be a list of strings"),
+    ({"retries": -1}, "retries=-1 must be a non-negative integer"),
+])
+def test_bad_slurm_options_are_refused_when_the_task_is_defined(options, message):
+    def work(x):
+        return x
+
+    with pytest.raises(ValueError, match=re.escape("task option ") + message):
+        task(**options)(work)
+    with pytest.raises(ValueError, match=message):
+        sbatch_flags(options)
