@@ -93,11 +93,11 @@ cdef class Dispatch:
             (<list>batch).append(job)
         return batches
 
-    cpdef ingest(self, list records):
+    cpdef ingest(self, list results):
         """Results from an executor, as (job, ok, value or error): keep the successes for the
         store, continue the reduction."""
         cdef Job job
-        for job, ok, value in records:
+        for job, ok, value in results:
             self.running -= 1
             if not ok:
                 self.graph.fail(job, value)

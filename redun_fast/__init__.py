@@ -13,6 +13,8 @@ except ImportError as error:  # a source checkout that was never built
 
 from redun_fast import functools  # noqa: F401  (redun.functools, for `import redun_fast as redun`)
 from redun_fast.builtins import catch, catch_all, cond, root_task, throw
+from redun_fast.errors import *  # noqa: F401,F403  (every public error)
+from redun_fast.errors import __all__ as _errors
 from redun_fast.expression import (
     Expression,
     QuotedExpression,
@@ -25,7 +27,7 @@ from redun_fast.task import PartialTask, Task, get_task_registry, namespace, tas
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = _errors + [
     "Expression",
     "PartialTask",
     "QuotedExpression",

@@ -5,7 +5,7 @@ from redun_fast._records cimport JobRecords
 
 
 cdef class RunLedger:
-    cdef public object counts  # report.JobCounts of this run
+    cdef public object counts  # output.JobCounts of this run
     cdef dict rows  # its rows, task name -> [count per JobStatus], updated here directly
     cdef public JobRecords job_records  # of jobs ended since the last commit
     cdef public list to_store  # (eval hash, serialized result) waiting for the next commit

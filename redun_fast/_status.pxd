@@ -1,5 +1,5 @@
 # A job's status: the one declaration (csrc/_status.pyx exposes it to Python as an IntEnum,
-# report.py names the table's columns from it). PENDING to DONE are the columns of the JOB
+# output.py names the table's columns from it). PENDING to DONE are the columns of the JOB
 # STATUS table, in order, and the codes stored in job records. A graph node's state uses the
 # same values: PENDING until it ends, then DONE or FAILED.
 cpdef enum JobStatus:

@@ -1,4 +1,5 @@
-"""Built-in tasks with redun's names: root_task, throw, and the scheduler-evaluated cond and catch."""
+"""Built-in tasks with redun's names: root_task and throw, and cond, catch and catch_all, whose
+arguments the scheduler evaluates itself (their nodes: csrc/_scheduler_nodes.pyx)."""
 from typing import Any
 
 from redun_fast.expression import QuotedExpression, SchedulerExpression

@@ -18,7 +18,7 @@ from redun_fast.cache.base import CacheError
 from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.cli_run import add_run_command, run_main
 from redun_fast.config import CACHE_DIR_ENV, CONFIG_ENV, ConfigError, load_config
-from redun_fast.report import JobCounts, trim_string
+from redun_fast.output import JobCounts, trim_string
 
 
 def _when(timestamp: float) -> str:

@@ -18,7 +18,7 @@ from redun_fast.cache.base import CacheError
 from redun_fast.config import ConfigError, executor_settings, load_config
 from redun_fast.executors import executor_kinds
 from redun_fast.errors import DryRunResult
-from redun_fast.report import format_task_call
+from redun_fast.output import format_task_call
 from redun_fast.scheduler import Scheduler
 from redun_fast.task import Task, get_task_registry
 

@@ -14,7 +14,7 @@ class Progress:
     def __init__(self, counts: Any, log_table: Callable[[], None],
                  stream: Optional[TextIO] = None, delay: float = 2.0, interval: float = 0.5,
                  table_interval: float = 20.0) -> None:
-        self.counts = counts  # report.JobCounts of the run
+        self.counts = counts  # output.JobCounts of the run
         self.log_table = log_table
         self.stream = stream if stream is not None else sys.stderr
         self.live = bool(getattr(self.stream, "isatty", lambda: False)())

@@ -25,7 +25,7 @@ from redun_fast.errors import DryRunResult, SchedulerError  # noqa: F401  (raise
 from redun_fast.executors.base import run_job
 from redun_fast.limits import Limits
 from redun_fast.progress import Progress
-from redun_fast.report import JobCounts, format_task_call
+from redun_fast.output import JobCounts, format_task_call
 
 # Group commit: results and job records are written at most this often, or when this many wait.
 FLUSH_INTERVAL = 0.05
@@ -62,7 +62,7 @@ class Reduction:
         self.use_cache = use_cache
         self.last_flush = time.monotonic()
         self.completed: "queue.Queue[list]" = queue.Queue(maxsize=MAX_WAITING_BATCHES)
-        self.reported_here: List[list] = []  # by the scheduler's own thread (inline): no wait
+        self.delivered_here: List[list] = []  # by the scheduler's own thread (inline): no wait
         self.thread = threading.get_ident()
         self.open = True  # False once the run ended: late results are dropped
         self.dryrun = dryrun  # look jobs up and replay hits, but run nothing
@@ -121,20 +121,20 @@ class Reduction:
             self.ingest_next()
         return root
 
-    def report(self, records: list) -> None:
-        """Executors hand their records over here, from any thread."""
+    def deliver(self, results: list) -> None:
+        """Executors hand their results over here, from any thread."""
         if threading.get_ident() == self.thread:
-            self.reported_here.append(records)
+            self.delivered_here.append(results)
             return
         while self.open:  # wait while MAX_WAITING_BATCHES are queued, but not past the run
             try:
-                self.completed.put(records, timeout=0.1)
+                self.completed.put(results, timeout=0.1)
                 return
             except queue.Full:
                 continue
 
     def close(self) -> None:
-        """The run ended: executor threads waiting to report are let go, and not heard."""
+        """The run ended: executor threads waiting to deliver are let go, and not heard."""
         self.open = False
         while True:
             try:
@@ -149,30 +149,30 @@ class Reduction:
                           or time.monotonic() - self.last_flush >= FLUSH_INTERVAL):
             self.flush_store()
             unflushed = False
-        if self.reported_here:
-            batches, self.reported_here = self.reported_here, []
-            for records in batches:
-                self.take_back(records)
+        if self.delivered_here:
+            batches, self.delivered_here = self.delivered_here, []
+            for results in batches:
+                self.take_back(results)
             return
         waits = [FLUSH_INTERVAL] if unflushed else []
         if self.progress is not None:
             waits.append(max(self.progress.wait, 0.01))
         try:
-            records = self.completed.get(timeout=min(waits) if waits else None)
+            results = self.completed.get(timeout=min(waits) if waits else None)
         except queue.Empty:
             return self.flush_store()
-        self.take_back(records)
+        self.take_back(results)
         while True:
             try:
                 self.take_back(self.completed.get_nowait())
             except queue.Empty:
                 return
 
-    def take_back(self, records: list) -> None:
-        """Ingest an executor's records; the limits they held may let waiting jobs run."""
-        self.dispatch.ingest(records)
+    def take_back(self, results: list) -> None:
+        """Ingest an executor's results; the limits their jobs held may let waiting jobs run."""
+        self.dispatch.ingest(results)
         if self.limits.active:
-            self.send(self.limits.released([job for job, _, _ in records]))
+            self.send(self.limits.released([job for job, _, _ in results]))
 
     def dispatch_new_jobs(self) -> None:
         """Replay cached jobs and submit the others, in batches, per executor."""
@@ -215,7 +215,7 @@ class Reduction:
                     self.graph.fail(job, SchedulerError(f"{job.task.fullname}: {error}"))
                 continue
             self.dispatch.running += len(batch)
-            executor.submit_batch(batch, self.report)
+            executor.submit_batch(batch, self.deliver)
 
     def _dry(self, jobs: List[Job]) -> List[Job]:
         """In a dry run, only what runs in the scheduler runs (it runs nothing); the other

@@ -23,7 +23,7 @@ from redun_fast.expression import SchedulerExpression, TaskExpression, quote
 from redun_fast._nested import find_expressions
 from redun_fast.errors import DryRunResult
 from redun_fast.reduction import Reduction
-from redun_fast.report import JobCounts, logger, trim_string
+from redun_fast.output import JobCounts, logger, trim_string
 
 
 def needs_root_task(expr: Any) -> bool:

@@ -80,6 +80,10 @@ def get_task_registry() -> TaskRegistry:
     return _registry
 
 
+def _with_options(task: "Task", options: dict) -> "Task":
+    return task if task._options == options else task.options(**options)
+
+
 def _lookup_task(fullname: str, task_hash: str, module: str, options: dict) -> "Task":
     """Unpickle a task by reference: the same definition must exist in this process."""
     found = _registry.get_by_hash(task_hash)
@@ -91,7 +95,18 @@ def _lookup_task(fullname: str, task_hash: str, module: str, options: dict) -> "
             f"task {fullname} with hash {task_hash[:8]} is not defined in this process "
             f"(module {module}); its code changed or was never imported"
         )
-    return found if found._options == options else found.options(**options)
+    return _with_options(found, options)
+
+
+def _task_by_value(cls: type, state: dict) -> "Task":
+    """Unpickle a task sent by value (Task.reduce_by_value): the one this process knows by
+    that hash, if any, else this one, registered."""
+    found = _registry.get_by_hash(state["hash"])
+    if found is None:
+        found = cls.__new__(cls)
+        found.__dict__.update(state)
+        _registry.add(found)
+    return _with_options(found, state["_options"])
 
 
 def _check_namespace(value: str) -> None:
@@ -232,6 +247,12 @@ class Task:
 
     def __reduce__(self):
         return (_lookup_task, (self.fullname, self.hash, self.__module__, self._options))
+
+    def reduce_by_value(self) -> tuple:
+        """How another process that cannot import the task gets it: all of it, its function
+        included (a pickler that sends functions by value, as cloudpickle does, must pickle
+        it). executors/shipping.py uses it for tasks of `__main__` or a notebook."""
+        return (_task_by_value, (type(self), {**self.__dict__, "_signature": None}))
 
 
 class PartialTask:

@@ -55,7 +55,7 @@ class InProcessWorker(WorkerHandle):
 
 
 def run(values, workers, batch_seconds=0.002):
-    """Feed jobs double(value) to the workers until every job is reported; the records."""
+    """Feed jobs double(value) to the workers until every job is delivered; the results."""
     reported = []
     outstanding = Outstanding()
     feeder = Feeder(outstanding, batch_seconds, max_batch=4096)

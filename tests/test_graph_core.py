@@ -6,7 +6,7 @@ from redun_fast._graph import Graph
 from redun_fast._ledger import RunLedger
 from redun_fast._scheduler_nodes import node_for
 from redun_fast._status import JobStatus
-from redun_fast.report import STATUSES, JobCounts
+from redun_fast.output import STATUSES, JobCounts
 
 redun_namespace = "graphtest"
 

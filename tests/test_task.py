@@ -185,8 +185,13 @@ def test_an_unknown_task_option_is_an_error_naming_the_known_ones():
     assert task(nout=2, limits=["db"], cpus=2, memory=4)(work).get_option("memory") == 4
 
 
-def test_an_executor_kind_may_register_task_options_of_its_own():
-    from redun_fast.executors import InlineExecutor, register_executor
+def test_an_executor_kind_may_register_task_options_of_its_own(monkeypatch):
+    from redun_fast import options
+    from redun_fast.executors import InlineExecutor, register_executor, registry
+
+    # Registered for this test only.
+    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))
+    monkeypatch.setattr(options, "_OPTIONS", dict(options.task_options()))
 
     class QueueExecutor(InlineExecutor):
         def __init__(self, max_workers=None, queue="default"):

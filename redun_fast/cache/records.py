@@ -23,7 +23,7 @@ class ExecutionRecord(NamedTuple):
     end: Optional[float]
     call: str  # the root expression, trimmed
     state: str  # "running", "done" or "failed"
-    counts: Dict[str, List[int]]  # task name -> counts per status (report.STATUSES)
+    counts: Dict[str, List[int]]  # task name -> counts per status (output.STATUSES)
     error: Optional[str]
 
     def to_dict(self) -> Dict[str, Any]:

@@ -1,7 +1,7 @@
 """The executor interface: the scheduler hands over batches of ready jobs and gets back records.
 
 An executor runs `job.task.func(*job.args, **job.kwargs)` somewhere and calls
-`report([(job, ok, value), ...])` from any thread, where `value` is the result when `ok`
+`deliver([(job, ok, value), ...])` from any thread, where `value` is the result when `ok`
 and the raised exception otherwise. Executors never touch the cache.
 """
 import threading
@@ -9,8 +9,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from redun_fast.errors import ExecutorError
 
-Record = Tuple[Any, bool, Any]
-Report = Callable[[List[Record]], None]
+Result = Tuple[Any, bool, Any]
+Deliver = Callable[[List[Result]], None]
 
 
 class Executor:
@@ -25,54 +25,54 @@ class Executor:
     def start(self) -> None:
         """Start workers if they are not running; called before each batch is submitted."""
 
-    def submit_batch(self, jobs: Sequence[Any], report: Report) -> None:
+    def submit_batch(self, jobs: Sequence[Any], deliver: Deliver) -> None:
         raise NotImplementedError
 
     def stop(self) -> None:
         """Stop the workers (Scheduler.close(), interpreter exit, Ctrl-C); jobs still running
-        are abandoned and their records dropped. `start` may start them again."""
+        are abandoned and their results dropped. `start` may start them again."""
 
 
 class Outstanding:
-    """The jobs an executor holds and has not reported yet, for executors with a thread of
-    their own: each job is reported exactly once, and if that thread fails, `fail_all`
+    """The jobs an executor holds and has not delivered yet, for executors with a thread of
+    their own: each job's result is delivered exactly once, and if that thread fails, `fail_all`
     fails every job it still held instead of leaving the run waiting for them forever.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._held: Dict[Any, set] = {}  # report -> the jobs it waits for (a set: 30 B a job)
+        self._held: Dict[Any, set] = {}  # deliver -> the jobs it waits for (a set: 30 B a job)
         self._failure: Optional[Exception] = None
 
-    def add(self, jobs: Sequence[Any], report: Report) -> bool:
+    def add(self, jobs: Sequence[Any], deliver: Deliver) -> bool:
         """Hold `jobs`; False (and the jobs failed) if the thread has already failed."""
         with self._lock:
             failure = self._failure
             if failure is None:
-                self._held.setdefault(report, set()).update(jobs)
+                self._held.setdefault(deliver, set()).update(jobs)
         if failure is not None:
-            report([(job, False, failure) for job in jobs])
+            deliver([(job, False, failure) for job in jobs])
         return failure is None
 
-    def report(self, records: Sequence[Record]) -> None:
-        """Pass records to their reporters; a job already reported is skipped."""
-        by_report: Dict[Any, List[Record]] = {}
+    def deliver(self, results: Sequence[Result]) -> None:
+        """Pass results to whoever submitted their jobs; a job already delivered is skipped."""
+        by_receiver: Dict[Any, List[Result]] = {}
         with self._lock:
-            for record in records:
-                for report, held in self._held.items():  # one reporter per scheduler using it
-                    if record[0] in held:
-                        held.discard(record[0])
-                        by_report.setdefault(report, []).append(record)
+            for result in results:
+                for deliver, held in self._held.items():  # one per scheduler using the executor
+                    if result[0] in held:
+                        held.discard(result[0])
+                        by_receiver.setdefault(deliver, []).append(result)
                         break
-        for report, batch in by_report.items():
-            report(batch)
+        for deliver, batch in by_receiver.items():
+            deliver(batch)
 
     def fail_all(self, failure: Exception) -> None:
         """Fail every job still held, and any added later (a new thread gets a new Outstanding)."""
         with self._lock:
             self._failure = failure
             held = [job for jobs in self._held.values() for job in jobs]
-        self.report([(job, False, failure) for job in held])
+        self.deliver([(job, False, failure) for job in held])
 
     def __len__(self) -> int:
         return sum(len(jobs) for jobs in self._held.values())
@@ -88,8 +88,8 @@ def thread_failed(executor: Executor, error: BaseException) -> ExecutorError:
     return failure
 
 
-def run_job(job: Any) -> Record:
-    """Run one job in this process and return its record."""
+def run_job(job: Any) -> Result:
+    """Run one job in this process and return its result."""
     try:
         return (job, True, job.task.func(*job.args, **job.kwargs))
     except Exception as error:  # the job fails; KeyboardInterrupt and SystemExit stop the run

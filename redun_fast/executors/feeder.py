@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from redun_fast.errors import WorkerDiedError
 from redun_fast.executors.base import Outstanding
-from redun_fast.executors.protocol import batch_message, definitions, job_entries, to_records
+from redun_fast.executors.protocol import batch_message, definitions, job_entries, to_results
 from redun_fast.executors.shipping import pickling_problem
 
 STARTUP_DEATHS = 3  # workers dying in a row before any of them finished a batch: broken
@@ -50,7 +50,7 @@ class Feeder:
     """The jobs waiting for workers, and the batches the workers hold."""
 
     def __init__(self, outstanding: Outstanding, batch_seconds: float, max_batch: int) -> None:
-        self.outstanding = outstanding  # where records are reported
+        self.outstanding = outstanding  # where results are delivered
         self.batch_seconds = batch_seconds
         self.max_batch = max_batch
         self.lock = threading.Lock()  # pending and suspects are added to from other threads
@@ -131,7 +131,7 @@ class Feeder:
             if error is None:
                 good.append(job)
             else:
-                self.outstanding.report([(job, False, error)])
+                self.outstanding.deliver([(job, False, error)])
         return good
 
     def received(self, worker: WorkerHandle, batch_id: int, seconds: float,
@@ -143,7 +143,7 @@ class Feeder:
         per_job = seconds / len(items)
         self.job_seconds = per_job if self.job_seconds is None else (
             0.7 * self.job_seconds + 0.3 * per_job)
-        self.outstanding.report(to_records(results, items.__getitem__))
+        self.outstanding.deliver(to_results(results, items.__getitem__))
 
     def died(self, worker: WorkerHandle) -> bool:
         """A worker is gone: fail or retry what it held. False when workers keep dying as
@@ -154,7 +154,7 @@ class Feeder:
         retry = []
         for items, suspect in worker.inflight.values():
             if len(items) == 1 or suspect:
-                self.outstanding.report([(job, False, WorkerDiedError(
+                self.outstanding.deliver([(job, False, WorkerDiedError(
                     f"{worker.label} running {job.task.fullname} died: {how}")) for job in items])
             else:
                 retry += items  # one of these killed it: run each alone to find out which
@@ -167,7 +167,7 @@ class Feeder:
                 left = list(self.pending) + list(self.suspects) + retry
                 self.pending.clear()
                 self.suspects.clear()
-            self.outstanding.report([(job, False, self.broken) for job in left])
+            self.outstanding.deliver([(job, False, self.broken) for job in left])
             return False
         with self.lock:
             self.suspects.extend(retry)

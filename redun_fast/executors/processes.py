@@ -18,7 +18,7 @@ from multiprocessing.connection import wait
 from typing import Any, List, Optional, Sequence
 
 from redun_fast.errors import WorkerDiedError  # noqa: F401  (raised for this executor's jobs)
-from redun_fast.executors.base import Executor, Outstanding, Report, thread_failed
+from redun_fast.executors.base import Executor, Outstanding, Deliver, thread_failed
 from redun_fast.executors.feeder import Feeder, WorkerHandle
 from redun_fast.executors.pool_worker import worker_main
 from redun_fast.executors.protocol import RemoteTraceback  # noqa: F401  (a task error's cause)
@@ -140,12 +140,12 @@ class ProcessExecutor(Executor):
             self._thread = threading.Thread(target=self._loop, name="redun_fast pool", daemon=True)
             self._thread.start()
 
-    def submit_batch(self, jobs: Sequence[Any], report: Report) -> None:
+    def submit_batch(self, jobs: Sequence[Any], deliver: Deliver) -> None:
         self.start()
         if self._feeder.broken is not None:
-            report([(job, False, self._feeder.broken) for job in jobs])
+            deliver([(job, False, self._feeder.broken) for job in jobs])
             return
-        if not self._outstanding.add(jobs, report):
+        if not self._outstanding.add(jobs, deliver):
             return
         self._feeder.add(jobs)
         os.write(self._wake_w, b"x")

@@ -7,8 +7,8 @@ To a worker: `definitions`, [(task_hash, fullname, how, what)] for the tasks it 
 (how and what from shipping.task_definition), and jobs, [(key, task_hash, args, kwargs)]. In
 the worker: `load_definitions`, then `run_batch`, whose results, [(key, ok, value or error,
 traceback text)], `encode_results` pickles as ("results", batch id, seconds, results),
-replacing what cannot be pickled by an error that says so. Back in the scheduler: `to_records`
-gives the (job, ok, value) records executors report, a task's error with the worker's
+replacing what cannot be pickled by an error that says so. Back in the scheduler: `to_results`
+gives the (job, ok, value) Results executors deliver, a task's error with the worker's
 traceback as its cause.
 """
 import time
@@ -49,18 +49,18 @@ def batch_message(batch_id: int, definitions: List[tuple], jobs: List[tuple]) ->
     return ship(("run", batch_id, definitions, jobs))
 
 
-def to_records(results: Iterable[tuple], job_of: Callable[[Any], Optional[Any]]) -> List[tuple]:
-    """(job, ok, value) records of a worker's results; keys `job_of` does not know are skipped
-    (an adopted Slurm element may have computed more than this run asks for)."""
-    records = []
+def to_results(results: Iterable[tuple], job_of: Callable[[Any], Optional[Any]]) -> List[tuple]:
+    """The Results (job, ok, value) of a worker's results; keys that `job_of` does not know are
+    skipped (an adopted Slurm element may have computed more than this run asks for)."""
+    delivered = []
     for key, ok, value, text in results:
         job = job_of(key)
         if job is None:
             continue
         if not ok and text:
             value.__cause__ = RemoteTraceback(text)
-        records.append((job, ok, value))
-    return records
+        delivered.append((job, ok, value))
+    return delivered
 
 
 # The worker's side.

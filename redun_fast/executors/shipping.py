@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import cloudpickle
 
-from redun_fast.task import Task, get_task_registry
+from redun_fast.task import Task
 
 _importable_cache: Dict[str, bool] = {}
 
@@ -31,29 +31,12 @@ def is_importable(task: Task) -> bool:
     return known
 
 
-def _rebuild_task(fullname: str, task_hash: str, name: str, namespace: str, version: Any,
-                  func: Callable, options: dict) -> Task:
-    """The receiving side of a task sent by value: reuse it if it is already known."""
-    registry = get_task_registry()
-    found = registry.get_by_hash(task_hash)
-    if found is None:
-        found = Task.__new__(Task)
-        found.__dict__.update(
-            func=func, name=name, namespace=namespace, fullname=fullname, version=version,
-            source="", hash_includes=[], _options=dict(options), hash=task_hash,
-            digest=bytes.fromhex(task_hash), _signature=None, __module__=func.__module__,
-        )
-        registry.add(found)
-    return found if found._options == options else found.options(**options)
-
-
 class ShippingPickler(cloudpickle.Pickler):
     """cloudpickle, plus tasks that cannot be imported by name are sent by value."""
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, Task) and not is_importable(obj):
-            return _rebuild_task, (obj.fullname, obj.hash, obj.name, obj.namespace, obj.version,
-                                   obj.func, obj._options)
+            return obj.reduce_by_value()
         return super().reducer_override(obj)
 
 

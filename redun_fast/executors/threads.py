@@ -2,7 +2,7 @@
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional, Sequence
 
-from redun_fast.executors.base import Executor, Report, run_job
+from redun_fast.executors.base import Executor, Deliver, run_job
 
 
 class ThreadExecutor(Executor):
@@ -18,10 +18,10 @@ class ThreadExecutor(Executor):
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="redun_fast")
 
-    def submit_batch(self, jobs: Sequence[Any], report: Report) -> None:
+    def submit_batch(self, jobs: Sequence[Any], deliver: Deliver) -> None:
         self.start()
         for job in jobs:
-            self._pool.submit(lambda job=job: report([run_job(job)]))
+            self._pool.submit(lambda job=job: deliver([run_job(job)]))
 
     def stop(self) -> None:
         if self._pool is not None:

@@ -37,7 +37,7 @@ def break_once(executor, method):
 
 def check_failure_then_recovery(scheduler, executor, n):
     reported = []
-    real_report = executor._outstanding.__class__.report
+    real_report = executor._outstanding.__class__.deliver
 
     def counting(self, records):  # every record that reaches the scheduler, to count them
         before = len(self)
@@ -45,7 +45,7 @@ def check_failure_then_recovery(scheduler, executor, n):
         reported.append(before - len(self))
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(executor._outstanding.__class__, "report", counting)
+        patch.setattr(executor._outstanding.__class__, "deliver", counting)
         with pytest.raises(ExecutorError, match="executor's thread failed.*injected fault"):
             scheduler.run(total([square(i) for i in range(n)]))
     assert sum(reported) <= n  # no job reported twice

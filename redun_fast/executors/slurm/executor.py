@@ -19,9 +19,9 @@ import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from redun_fast.errors import SlurmError, TaskOptionError
-from redun_fast.executors.base import Executor, Outstanding, Report, thread_failed
+from redun_fast.executors.base import Executor, Outstanding, Deliver, thread_failed
 from redun_fast.executors.protocol import definitions as task_definitions
-from redun_fast.executors.protocol import job_entries, to_records
+from redun_fast.executors.protocol import job_entries, to_results
 from redun_fast.executors.shipping import pickling_problem, ship
 from redun_fast.executors.slurm import sbatch as slurm
 from redun_fast.executors.slurm.options import SLURM_OPTIONS, sbatch_flags
@@ -106,9 +106,9 @@ class SlurmExecutor(Executor):
                                             daemon=True)
             self._thread.start()
 
-    def submit_batch(self, jobs: Sequence[Any], report: Report) -> None:
+    def submit_batch(self, jobs: Sequence[Any], deliver: Deliver) -> None:
         self.start()
-        if not self._outstanding.add(jobs, report):
+        if not self._outstanding.add(jobs, deliver):
             return
         with self._lock:
             if not self._pending:
@@ -267,7 +267,7 @@ class SlurmExecutor(Executor):
         except FileNotFoundError:
             return False
         waiting = {job.eval_hash: job for job in array.elements.pop(index)}
-        self._outstanding.report(to_records(results, waiting.get))
+        self._outstanding.deliver(to_results(results, waiting.get))
         self._show_log(array, index)
         for name in (f"chunk_{index}.pkl", f"result_{index}.pkl", f"log_{index}.out"):
             _remove(os.path.join(array.folder, name))
@@ -298,7 +298,7 @@ class SlurmExecutor(Executor):
             self._submit(again)
 
     def _fail(self, jobs: List[Any], error: Exception) -> None:
-        self._outstanding.report([(job, False, error) for job in jobs])
+        self._outstanding.deliver([(job, False, error) for job in jobs])
 
     def _fail_unshippable(self, job: Any) -> bool:
         error = pickling_problem(job)
