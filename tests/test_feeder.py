@@ -46,9 +46,9 @@ class InProcessWorker(WorkerHandle):
         if any(args == ("die",) for _, _, args, _ in jobs):
             self.outbox.append(None)
             return
-        _, _, seconds, results = pickle.loads(run_and_encode(batch_id, self.functions,
+        _, _, seconds, payload = pickle.loads(run_and_encode(batch_id, self.functions,
                                                              self.names, jobs))
-        self.outbox.append((batch_id, seconds, results))
+        self.outbox.append((batch_id, seconds, payload))
 
     def how_it_died(self):
         return "exit code 9"

@@ -1,5 +1,6 @@
 """The persistent LMDB cache: replay across processes, crash safety, concurrency, growth, errors."""
 import os
+import pickle
 import re
 import signal
 import subprocess
@@ -342,3 +343,25 @@ def test_job_records_written_in_the_first_column_format_are_still_read(tmp_path)
     assert read[-3:] == [(7, "wf.inc", b"a" * 16, "DONE", 1.0, 1.5, None),
                          (8, "wf.sum", b"b" * 16, "CACHED", 2.0, 2.5, None),
                          (9, "wf.inc", b"c" * 16, "FAILED", 3.0, 3.5, "KeyError: 1")]
+
+
+def test_opening_a_store_that_another_process_grew_adopts_its_size(tmp_path):
+    # This process keeps the environment open (a first store) with a small map; another
+    # process then grows the map. Opening a second store here used to fail with
+    # MDB_MAP_RESIZED and a message saying to remove the (healthy) cache.
+    path = str(tmp_path / "cache")
+    first = LmdbStore(path, map_size=1 << 20)
+    first.commit([(b"k" * 16, pickle.dumps(1))])
+    grow = textwrap.dedent(f"""
+        from redun_fast.cache.lmdb_store import LmdbStore
+        store = LmdbStore({path!r}, map_size=1 << 20)
+        store.commit([(i.to_bytes(2, "big") * 8, i.to_bytes(2, "big") * 1000) for i in range(3000)])
+    """)
+    subprocess.run([sys.executable, "-c", grow], check=True, timeout=120)
+    with pytest.raises(lmdb.MapResizedError):  # what a reader of the grown store meets
+        first.env.begin().abort()
+    second = LmdbStore(path, map_size=1 << 20)
+    assert second.stats()["results"] == 3001
+    assert first.lookup([b"k" * 16]) == [pickle.dumps(1)]
+    second.close()
+    first.close()

@@ -97,3 +97,28 @@ def test_bad_slurm_options_are_refused_when_the_task_is_defined(options, message
         task(**options)(work)
     with pytest.raises(ValueError, match=message):
         sbatch_flags(options)
+
+
+def test_stray_files_in_a_staging_folder_are_left_alone_with_one_warning(tmp_path, caplog):
+    # A left-over folder of a scheduler that died, plus things redun_fast did not write:
+    # "chunk_0.pkl.orig" used to stop SlurmExecutor.start() with "invalid literal for int()".
+    import pickle
+
+    from redun_fast.executors.slurm import SlurmExecutor
+
+    folder = tmp_path / "staging" / "ab12cd34ef56"
+    folder.mkdir(parents=True)
+    (folder / "owner").write_text("some-other-host 12345 999\n")
+    jobs = [(b"e" * 16, "taskhash", (1,), {})]
+    (folder / "chunk_0.pkl").write_bytes(pickle.dumps(jobs))
+    (folder / "chunk_0.pkl.orig").write_bytes(pickle.dumps(jobs))
+    (folder / "chunk_1.pkl").write_bytes(pickle.dumps({"not": "a chunk"}))
+    (folder / "log_0.out").write_text("")
+    (folder / "notes.txt").write_text("mine")
+    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"))
+    executor._find_orphans()
+    assert set(executor._orphans) == {b"e" * 16}  # the real chunk is adopted
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert all(name in warnings[0] for name in ("chunk_0.pkl.orig", "chunk_1.pkl", "notes.txt"))
+    assert "log_0.out" not in warnings[0] and (folder / "notes.txt").exists()

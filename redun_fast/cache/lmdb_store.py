@@ -98,17 +98,29 @@ class LmdbStore(ResultStore):
             os.makedirs(self.path, exist_ok=True)
             _check_writable(self.path)
             self.env = _acquire_env(self.path, map_size, sync)
-            self._db = {name.decode(): self.env.open_db(name) for name in _DATABASES}
-        except (OSError, lmdb.Error) as error:
+            self._db = self._open_databases()
+        except (lmdb.InvalidError, lmdb.VersionMismatchError, lmdb.CorruptedError) as error:
             raise CacheError(
                 f"cannot open the cache at {self.path}: {error}. It must be a folder holding an "
-                "LMDB store written by redun_fast (or not exist yet); remove it or choose another "
-                "cache_dir / --cache-dir"
+                "LMDB store written by redun_fast (or not exist yet); move it away or choose "
+                "another cache_dir / --cache-dir"
+            ) from error
+        except (OSError, lmdb.Error) as error:  # the store may be fine: never advise removing it
+            raise CacheError(
+                f"cannot open the cache at {self.path}: {error}; check its permissions and the "
+                "free space on its filesystem, then run again"
             ) from error
         self._closed = False
         self._check_schema()
         self._batch = 0
         self._execution_key: Optional[bytes] = None
+
+    def _open_databases(self) -> Dict[str, Any]:
+        while True:
+            try:
+                return {name.decode(): self.env.open_db(name) for name in _DATABASES}
+            except lmdb.MapResizedError:  # another process grew the map: adopt its size
+                self.env.set_mapsize(0)
 
     # Writing.
 

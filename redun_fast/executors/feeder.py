@@ -6,7 +6,8 @@ A batch carries about `batch_seconds` of work, sized from the measured duration 
 (16 jobs until one batch has been timed; slow jobs go one at a time); a worker holds at most
 two batches, one when jobs are slow. When a worker dies, the job of a one-job batch fails with
 a WorkerDiedError that says how it died; the jobs of a larger batch become suspects and run
-again one by one, so only the job that kills a worker fails. Workers that keep dying before
+again one by one, so only the job that kills a worker fails; so do the jobs of a batch whose
+results the scheduler cannot unpickle. Workers that keep dying before
 they finish a batch make the feeder `broken`: every job it holds fails.
 """
 import itertools
@@ -17,7 +18,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from redun_fast.errors import WorkerDiedError
 from redun_fast.executors.base import Outstanding
-from redun_fast.executors.protocol import batch_message, definitions, job_entries, to_results
+from redun_fast.executors.protocol import (
+    batch_message, definitions, job_entries, load_results, to_results, unreadable_result)
 from redun_fast.executors.shipping import pickling_problem
 
 STARTUP_DEATHS = 3  # workers dying in a row before any of them finished a batch: broken
@@ -135,14 +137,28 @@ class Feeder:
         return good
 
     def received(self, worker: WorkerHandle, batch_id: int, seconds: float,
-                 results: List[tuple]) -> None:
-        """A worker's results for one batch: reported, and its timing learned."""
-        items, _ = worker.inflight.pop(batch_id)
+                 payload: bytes) -> None:
+        """A worker's results for one batch (protocol.py): delivered, and its timing learned.
+
+        A value that cannot be unpickled here fails its job alone: a batch of several runs
+        again one job at a time, as after a worker's death.
+        """
+        items, suspect = worker.inflight.pop(batch_id)
         worker.batches_done += 1
         self.startup_deaths = 0
         per_job = seconds / len(items)
         self.job_seconds = per_job if self.job_seconds is None else (
             0.7 * self.job_seconds + 0.3 * per_job)
+        try:
+            results = load_results(payload)
+        except Exception as error:
+            if len(items) == 1 or suspect:
+                self.outstanding.deliver([(job, False, unreadable_result(job.task.fullname, error))
+                                          for job in items])
+            else:
+                with self.lock:
+                    self.suspects.extend(items)
+            return
         self.outstanding.deliver(to_results(results, items.__getitem__))
 
     def died(self, worker: WorkerHandle) -> bool:

@@ -6,11 +6,14 @@ elements, and (to come) pilot workers reached over a socket.
 To a worker: `definitions`, [(task_hash, fullname, how, what)] for the tasks it has not seen
 (how and what from shipping.task_definition), and jobs, [(key, task_hash, args, kwargs)]. In
 the worker: `load_definitions`, then `run_batch`, whose results, [(key, ok, value or error,
-traceback text)], `encode_results` pickles as ("results", batch id, seconds, results),
-replacing what cannot be pickled by an error that says so. Back in the scheduler: `to_results`
-gives the (job, ok, value) Results executors deliver, a task's error with the worker's
-traceback as its cause.
+traceback text)], `encode_results` pickles as ("results", batch id, seconds, payload), the
+payload being the pickled results, so that the scheduler always reads which batch came back
+even when a value inside cannot be unpickled there (`load_results` raises; the executor then
+finds the job by running each alone). What cannot be pickled in the worker is replaced by an
+error that says so. Back in the scheduler: `to_results` gives the (job, ok, value) Results
+executors deliver, a task's error with the worker's traceback as its cause.
 """
+import pickle
 import time
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
@@ -101,10 +104,14 @@ def run_and_encode(batch_id: Any, functions: Dict[str, Callable], names: Dict[st
 def encode_results(batch_id: Any, seconds: float, results: List[tuple],
                    names: Dict[Any, str]) -> bytes:
     try:
-        return dumps_result(("results", batch_id, seconds, results))
+        payload = dumps_result(results)
     except Exception:
-        pass
-    # Find what cannot be pickled and replace it with an error that says so.
+        payload = dumps_result(_picklable(results, names))
+    return pickle.dumps(("results", batch_id, seconds, payload), protocol=5)
+
+
+def _picklable(results: List[tuple], names: Dict[Any, str]) -> List[tuple]:
+    """The results with each value that cannot be pickled replaced by an error saying so."""
     safe = []
     for key, ok, value, text in results:
         try:
@@ -118,7 +125,22 @@ def encode_results(batch_id: Any, seconds: float, results: List[tuple],
             else:
                 problem = RemoteError(f"{kind}: {value}")
             safe.append((key, False, problem, text))
-    return dumps_result(("results", batch_id, seconds, safe))
+    return safe
+
+
+def load_results(payload: bytes) -> List[tuple]:
+    """The results of a results message's payload; raises what unpickling raised."""
+    return pickle.loads(payload)
+
+
+def unreadable_result(task_name: str, error: Exception) -> SerializationError:
+    """The error of a job whose result the scheduler cannot unpickle."""
+    failure = SerializationError(
+        f"the result of {task_name} cannot be unpickled in the scheduler "
+        f"({type(error).__name__}: {error}); return plain data, or a class the scheduler "
+        "can import")
+    failure.__cause__ = error
+    return failure
 
 
 def _raiser(error: Exception, how: str, what: Any) -> Callable:

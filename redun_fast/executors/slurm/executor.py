@@ -7,9 +7,11 @@ group. Every `poll_interval` it collects the result files that elements wrote an
 fails its jobs (or resubmits them, with retries). Staging folders outlive a crashed
 scheduler: the next one adopts the results and the still-running elements it finds there.
 """
+import logging
 import math
 import os
 import pickle
+import re
 import shutil
 import socket
 import sys
@@ -21,7 +23,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from redun_fast.errors import SlurmError, TaskOptionError
 from redun_fast.executors.base import Executor, Outstanding, Deliver, thread_failed
 from redun_fast.executors.protocol import definitions as task_definitions
-from redun_fast.executors.protocol import job_entries, to_results
+from redun_fast.executors.protocol import (
+    job_entries, load_results, to_results, unreadable_result)
 from redun_fast.executors.shipping import pickling_problem, ship
 from redun_fast.executors.slurm import sbatch as slurm
 from redun_fast.executors.slurm.options import SLURM_OPTIONS, sbatch_flags
@@ -29,6 +32,7 @@ from redun_fast.executors.slurm.sbatch import FAILED_STATES
 from redun_fast.options import unknown_options_message
 
 _HOST = socket.gethostname()
+logger = logging.getLogger("redun_fast")
 
 
 class _Array:
@@ -263,11 +267,17 @@ class SlurmExecutor(Executor):
         path = os.path.join(array.folder, f"result_{index}.pkl")
         try:
             with open(path, "rb") as result:
-                _, _, _, results = pickle.load(result)
+                _, _, _, payload = pickle.load(result)
         except FileNotFoundError:
             return False
         waiting = {job.eval_hash: job for job in array.elements.pop(index)}
-        self._outstanding.deliver(to_results(results, waiting.get))
+        try:
+            results = load_results(payload)
+        except Exception as error:  # a value this process cannot unpickle
+            self._outstanding.deliver([(job, False, unreadable_result(job.task.fullname, error))
+                                       for job in waiting.values()])
+        else:
+            self._outstanding.deliver(to_results(results, waiting.get))
         self._show_log(array, index)
         for name in (f"chunk_{index}.pkl", f"result_{index}.pkl", f"log_{index}.out"):
             _remove(os.path.join(array.folder, name))
@@ -329,28 +339,59 @@ class SlurmExecutor(Executor):
             sys.stdout.flush()
 
     def _find_orphans(self) -> None:
-        """Index the chunks that schedulers which died left in the staging folder."""
+        """Index the chunks that schedulers which died left in the staging folder.
+
+        What is not ours (a stray file, a chunk that does not hold jobs) is left alone, and
+        named in one warning.
+        """
+        strange = []
         for name in sorted(os.listdir(self.staging_dir)):
             folder = os.path.join(self.staging_dir, name)
             try:
                 with open(os.path.join(folder, "owner")) as owner:
                     host, pid, slurm_id = owner.read().split()
+                alive = host == _HOST and _alive(int(pid))
             except (OSError, ValueError):
                 continue
-            if host == _HOST and _alive(int(pid)):
+            if alive:
                 continue  # another scheduler is running it
             array = _Array(folder, slurm_id, {}, adopted=True)
-            for entry in os.listdir(folder):
-                if entry.startswith("chunk_"):
-                    index = int(entry[len("chunk_"):-len(".pkl")])
-                    try:
-                        with open(os.path.join(folder, entry), "rb") as chunk:
-                            jobs = pickle.load(chunk)
-                    except Exception:
-                        continue  # a chunk that cannot be read is simply not adopted
-                    for eval_hash, *_ in jobs:
-                        self._orphans[eval_hash] = (array, index)
+            for entry in sorted(os.listdir(folder)):
+                match = _CHUNK_RE.match(entry)
+                if match is None:
+                    if not _STAGED_RE.match(entry):
+                        strange.append(os.path.join(folder, entry))
+                    continue
+                jobs = _read_chunk(os.path.join(folder, entry))
+                if jobs is None:
+                    strange.append(os.path.join(folder, entry))
+                    continue
+                for eval_hash, *_ in jobs:
+                    self._orphans[eval_hash] = (array, int(match.group(1)))
             self._arrays[folder] = array
+        if strange:
+            logger.warning("the Slurm staging folder %s holds files redun_fast did not write, "
+                           "or cannot read; they are left alone: %s", self.staging_dir,
+                           ", ".join(strange[:10]) + (" ..." if len(strange) > 10 else ""))
+
+
+_CHUNK_RE = re.compile(r"^chunk_(\d+)\.pkl$")
+# Everything else an array's folder holds (see _submit_array, _collect and worker.py).
+_STAGED_RE = re.compile(r"^(result_\d+\.pkl(\.tmp)?|log_\d+\.out|tasks\.pkl|array\.sbatch|owner)$")
+
+
+def _read_chunk(path: str) -> Optional[list]:
+    """The jobs of a chunk (eval hash first), or None if it is not a chunk we wrote."""
+    try:
+        with open(path, "rb") as chunk:
+            jobs = pickle.load(chunk)
+    except Exception:
+        return None
+    if not isinstance(jobs, list) or not all(
+            isinstance(job, tuple) and len(job) == 4 and isinstance(job[0], bytes)
+            for job in jobs):
+        return None
+    return jobs
 
 
 def _ship_jobs(chunk: list) -> Optional[bytes]:
