@@ -290,3 +290,45 @@ def test_a_result_the_scheduler_cannot_unpickle_fails_only_its_job(tmp_path):
         assert scheduler.job_counts.get("procs.maybe_unloadable")["FAILED"] == 1
         assert scheduler.run([maybe_unloadable(i) for i in range(300) if i != 7]) == [
             i for i in range(300) if i != 7]
+
+
+@task
+def big_later(i):
+    time.sleep(0.3)
+    return bytes(9 << 20)  # over transport.LARGE: travels through a file in /dev/shm
+
+
+def our_spill_files():
+    from redun_fast.executors.transport import SPILL_DIR
+
+    return [name for name in os.listdir(SPILL_DIR) if name.startswith(f"redun_fast-{os.getpid()}-")]
+
+
+def test_no_spill_file_outlives_a_failed_run(tmp_path):
+    # The run fails at once; the big results come back after it ended, and used to stay in
+    # /dev/shm (9 MiB each) once the scheduler stopped its workers.
+    with Scheduler(executor="processes", max_workers=2) as scheduler:
+        with pytest.raises(KeyError):
+            scheduler.run([big_later(1), big_later(2), fail_with("now")])
+    assert our_spill_files() == []
+
+
+def test_spill_files_of_a_killed_scheduler_are_removed_by_the_next_pool(tmp_path):
+    from redun_fast.executors.transport import SPILL_DIR
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    orphan = os.path.join(SPILL_DIR, f"redun_fast-{gone.pid}-0badc0de-x1y2z3")
+    mine = os.path.join(SPILL_DIR, f"redun_fast-{os.getpid()}-0badc0de-x1y2z3")
+    for path in (orphan, mine):
+        with open(path, "wb") as spill:
+            spill.write(b"left behind")
+    try:
+        with Scheduler(executor="processes", max_workers=1) as scheduler:
+            assert scheduler.run(inc(1)) == 2
+        assert not os.path.exists(orphan)  # its scheduler is gone
+        assert os.path.exists(mine)  # a live scheduler's (another pool of this process)
+    finally:
+        for path in (orphan, mine):
+            if os.path.exists(path):
+                os.unlink(path)

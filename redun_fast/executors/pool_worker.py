@@ -7,6 +7,7 @@ output goes (a terminal, a notebook cell, a log file). A reader thread drains th
 scheduler never blocks sending while we send results.
 """
 import io
+import os
 import pickle
 import queue
 import signal
@@ -50,8 +51,9 @@ def _read_messages(conn: Any, inbox: "queue.SimpleQueue") -> None:
         inbox.put(None)
 
 
-def worker_main(conn: Any, sys_path: List[str]) -> None:
-    """The worker process's entry point."""
+def worker_main(conn: Any, sys_path: List[str], spill_prefix: str) -> None:
+    """The worker process's entry point; its large messages spill to files named with
+    `spill_prefix` (its pool's, see transport.py)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the scheduler stops us on Ctrl-C
     sys.path[:] = sys_path  # import user modules as the scheduler does
     inbox: "queue.SimpleQueue" = queue.SimpleQueue()
@@ -60,8 +62,9 @@ def worker_main(conn: Any, sys_path: List[str]) -> None:
 
     def send(data: bytes) -> None:
         with send_lock:  # tasks may print from their own threads
-            send_message(conn, data)
+            send_message(conn, data, spill_prefix)
 
+    spill_prefix = f"{spill_prefix}{os.getpid()}-"  # so that the pool frees them if we die
     sys.stdout = _Forward(send, "stdout")
     sys.stderr = _Forward(send, "stderr")
     functions: Dict[str, Callable] = {}

@@ -14,6 +14,7 @@ import pickle
 import signal
 import sys
 import threading
+import uuid
 from multiprocessing.connection import wait
 from typing import Any, List, Optional, Sequence
 
@@ -22,7 +23,8 @@ from redun_fast.executors.base import Executor, Outstanding, Deliver, thread_fai
 from redun_fast.executors.feeder import Feeder, WorkerHandle
 from redun_fast.executors.pool_worker import worker_main
 from redun_fast.executors.protocol import RemoteTraceback  # noqa: F401  (a task error's cause)
-from redun_fast.executors.transport import receive_message, send_message
+from redun_fast.executors.transport import (
+    discard, receive_message, remove_orphan_spills, remove_spills, send_message, spill_prefix)
 
 
 def usable_cores() -> int:
@@ -67,10 +69,13 @@ def _main_not_reimported():
 class _Worker(WorkerHandle):
     """A worker process on a pipe."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, spills: str) -> None:
         super().__init__()
+        self.spills = spills  # the prefix of the pool's spill files
+        self.sent_spills: List[str] = []  # spill files sent to it, which it may not have read
         self.conn, child_conn = ctx.Pipe()
-        self.process = ctx.Process(target=worker_main, args=(child_conn, list(sys.path)),
+        self.process = ctx.Process(target=worker_main,
+                                   args=(child_conn, list(sys.path), spills),
                                    daemon=True, name="redun_fast worker")
         with _main_not_reimported():
             self.process.start()
@@ -81,10 +86,15 @@ class _Worker(WorkerHandle):
         return f"the worker process (pid {self.process.pid})"
 
     def send(self, data: bytes) -> None:
-        send_message(self.conn, data)
+        path = send_message(self.conn, data, self.spills)
+        if path is not None:
+            self.sent_spills = [p for p in self.sent_spills if os.path.exists(p)] + [path]
 
     def how_it_died(self) -> str:
         self.process.join(timeout=1)
+        for path in self.sent_spills:  # what it died before reading is RAM: free it
+            discard(path)
+        remove_spills(f"{self.spills}{self.process.pid}-")  # and what it wrote but never sent
         return describe_exit(self.process.exitcode)
 
 
@@ -136,7 +146,9 @@ class ProcessExecutor(Executor):
             self._outstanding = Outstanding()
             self._feeder = Feeder(self._outstanding, self.batch_seconds, self.max_batch)
             self._wake_r, self._wake_w = os.pipe()
-            self._workers = [_Worker(ctx) for _ in range(self.max_workers)]
+            remove_orphan_spills()  # of schedulers that were killed
+            self._spills = spill_prefix(os.getpid(), uuid.uuid4().hex[:8])
+            self._workers = [_Worker(ctx, self._spills) for _ in range(self.max_workers)]
             self._thread = threading.Thread(target=self._loop, name="redun_fast pool", daemon=True)
             self._thread.start()
 
@@ -212,7 +224,7 @@ class ProcessExecutor(Executor):
         worker.conn.close()
         index = self._workers.index(worker)
         if replace:
-            self._workers[index] = _Worker(self._ctx)
+            self._workers[index] = _Worker(self._ctx, self._spills)
         else:
             del self._workers[index]
 
@@ -229,3 +241,4 @@ class ProcessExecutor(Executor):
                 worker.process.join(timeout=1)
             worker.conn.close()
         self._workers = []
+        remove_spills(self._spills)  # messages no one will read now

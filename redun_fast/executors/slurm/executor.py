@@ -30,6 +30,7 @@ from redun_fast.executors.slurm import sbatch as slurm
 from redun_fast.executors.slurm.options import SLURM_OPTIONS, sbatch_flags
 from redun_fast.executors.slurm.sbatch import FAILED_STATES
 from redun_fast.options import unknown_options_message
+from redun_fast.pids import alive as pid_alive
 
 _HOST = socket.gethostname()
 logger = logging.getLogger("redun_fast")
@@ -350,7 +351,7 @@ class SlurmExecutor(Executor):
             try:
                 with open(os.path.join(folder, "owner")) as owner:
                     host, pid, slurm_id = owner.read().split()
-                alive = host == _HOST and _alive(int(pid))
+                alive = host == _HOST and pid_alive(int(pid))
             except (OSError, ValueError):
                 continue
             if alive:
@@ -400,16 +401,6 @@ def _ship_jobs(chunk: list) -> Optional[bytes]:
         return ship(job_entries(chunk, [job.eval_hash for job in chunk]))  # keyed by eval hash
     except Exception:
         return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove(path: str) -> None:

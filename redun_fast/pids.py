@@ -1,0 +1,14 @@
+"""Whether a process that owns something of ours (a spill file, a staging folder, a run) is
+still running on this host."""
+
+
+def alive(pid: int) -> bool:
+    """True while process `pid` runs here; a zombie (exited, not yet reaped) is gone."""
+    import psutil  # only when asked: it is not needed to run a workflow
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except psutil.AccessDenied:  # another user's process: it exists
+        return True
