@@ -332,3 +332,85 @@ def test_spill_files_of_a_killed_scheduler_are_removed_by_the_next_pool(tmp_path
         for path in (orphan, mine):
             if os.path.exists(path):
                 os.unlink(path)
+
+
+EDITED_WORKFLOW = """
+from redun_fast import task
+
+@task(namespace="edited")
+def value_of(x):
+    return x + {value}
+"""
+
+
+def test_a_module_saved_during_a_run_does_not_change_what_workers_run(tmp_path, monkeypatch):
+    # The scheduler imported (and hashed) one version; the user then saved another. Workers
+    # that import the module by name used to run the new code, whose result was cached under
+    # the old code's hash. They must run the code the scheduler hashed.
+    import importlib
+
+    path = tmp_path / "edited_workflow.py"
+    path.write_text(EDITED_WORKFLOW.format(value=1))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "edited_workflow", raising=False)
+    workflow = importlib.import_module("edited_workflow")
+    path.write_text(EDITED_WORKFLOW.format(value=1000))  # saved during the run
+    try:
+        with Scheduler(executor="processes", max_workers=1) as scheduler:
+            assert scheduler.run([workflow.value_of(1), workflow.value_of(2)]) == [2, 3]
+    finally:
+        sys.modules.pop("edited_workflow", None)
+
+
+NOTEBOOK = """
+from redun_fast import Scheduler, task
+
+FACTOR = 10
+
+@task(cache=False)
+def scaled(x):
+    return x * FACTOR
+
+if __name__ == "__main__":
+    with Scheduler(executor="processes", max_workers=2) as scheduler:
+        first = scheduler.run(scaled(1))
+        FACTOR = 100  # a notebook cell changes a global the task uses
+        second = scheduler.run(scaled(1))
+        fan_out = scheduler.run([scaled(i) for i in range(1, 9)])
+    print(first, second, fan_out)
+"""
+
+
+def test_workers_run_a_notebook_task_with_its_globals_as_they_are_now(tmp_path):
+    # Workers kept the function they were first sent, with its globals then: 10 and a fan-out
+    # mixing old and new values, where inline and threads give 100 and 100, 200, ...
+    script = tmp_path / "notebook.py"
+    script.write_text(NOTEBOOK)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-2] == "10 100 [100, 200, 300, 400, 500, 600, 700, 800]"
+
+
+@task
+def opened(path):
+    return open(path)
+
+
+@task
+def a_module(x):
+    return os
+
+
+@pytest.mark.parametrize("make, kind", [(lambda path: opened(path), "_io.TextIOWrapper"),
+                                        (lambda path: a_module(1), "builtins.module")])
+def test_a_result_that_pickle_refuses_is_refused_on_the_pool_too(tmp_path, make, kind):
+    # cloudpickle turned an open file into a StringIO of its contents, and that was cached.
+    path = tmp_path / "data.txt"
+    path.write_text("contents")
+    for executor in ("threads", "processes"):
+        with Scheduler(executor=executor, max_workers=1) as scheduler:
+            with pytest.raises(SerializationError, match=rf"result of procs.\w+ is not "
+                                                         rf"picklable: {kind}"):
+                scheduler.run(make(str(path)))
+            assert scheduler.store.stats()["results"] == 0  # nothing cached

@@ -306,3 +306,22 @@ def test_scheduler_options_do_not_reach_sbatch(tmp_path):
         assert scheduler.run([first, last, [query(i) for i in range(3)]]) == [
             "Ada", "Lovelace", [0, 10, 20]]
         assert executor.sbatch_calls >= 2  # both tasks ran on the cluster
+
+
+def test_a_module_saved_during_a_run_does_not_change_what_elements_run(tmp_path, monkeypatch):
+    # As on the pool (test_processes): an element imports the module by name, and must still
+    # run the code the scheduler hashed when the file changed since.
+    import importlib
+
+    path = tmp_path / "edited_on_slurm.py"
+    path.write_text('from redun_fast import task\n\n@task(namespace="edited_slurm")\n'
+                    'def value_of(x):\n    return x + 1\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "edited_on_slurm", raising=False)
+    workflow = importlib.import_module("edited_on_slurm")
+    path.write_text(path.read_text().replace("x + 1", "x + 1000"))
+    try:
+        with slurm_scheduler(tmp_path) as scheduler:
+            assert scheduler.run(workflow.value_of(1)) == 2
+    finally:
+        sys.modules.pop("edited_on_slurm", None)

@@ -19,7 +19,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from redun_fast.errors import WorkerDiedError
 from redun_fast.executors.base import Outstanding
 from redun_fast.executors.protocol import (
-    batch_message, definitions, job_entries, load_results, to_results, unreadable_result)
+    batch_message, definitions, job_entries, load_results, shipped, to_results,
+    unreadable_result)
 from redun_fast.executors.shipping import pickling_problem
 
 STARTUP_DEATHS = 3  # workers dying in a row before any of them finished a batch: broken
@@ -29,7 +30,7 @@ class WorkerHandle:
     """One worker as the feeder sees it. A transport subclasses it with `send` and `how_it_died`."""
 
     def __init__(self) -> None:
-        self.known: set = set()  # task hashes whose function this worker has
+        self.known: set = set()  # the (task hash, shipped) of the functions it was sent
         self.inflight: Dict[int, Tuple[list, bool]] = {}  # batch id -> (jobs, suspect)
         self.batches_done = 0
         self.dead = False
@@ -106,9 +107,9 @@ class Feeder:
 
     def _send(self, worker: WorkerHandle, items: list, suspect: bool) -> bool:
         """Send one batch; False if the worker turned out to be dead (the batch waits again)."""
-        new = definitions([job.task for job in items], worker.known)
         batch_id = next(self.batch_ids)
         try:  # a job's key is its place in the batch
+            new = definitions([job.task for job in items], worker.known)
             data = batch_message(batch_id, new, job_entries(items, range(len(items))))
         except Exception:
             items = self._drop_unpicklable(items)
@@ -119,7 +120,7 @@ class Feeder:
             with self.lock:
                 (self.suspects if suspect else self.pending).extendleft(reversed(items))
             return False
-        worker.known.update(definition[0] for definition in new)
+        worker.known.update(shipped(definition) for definition in new)
         worker.inflight[batch_id] = (items, suspect)
         self.batches_sent += 1
         self.jobs_sent += len(items)

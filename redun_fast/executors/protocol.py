@@ -3,15 +3,15 @@
 Shared by every executor whose workers are other processes: the pool's workers, Slurm's array
 elements, and (to come) pilot workers reached over a socket.
 
-To a worker: `definitions`, [(task_hash, fullname, how, what)] for the tasks it has not seen
-(how and what from shipping.task_definition), and jobs, [(key, task_hash, args, kwargs)]. In
-the worker: `load_definitions`, then `run_batch`, whose results, [(key, ok, value or error,
-traceback text)], `encode_results` pickles as ("results", batch id, seconds, payload), the
-payload being the pickled results, so that the scheduler always reads which batch came back
-even when a value inside cannot be unpickled there (`load_results` raises; the executor then
-finds the job by running each alone). What cannot be pickled in the worker is replaced by an
-error that says so. Back in the scheduler: `to_results` gives the (job, ok, value) Results
-executors deliver, a task's error with the worker's traceback as its cause.
+To a worker: `definitions`, [(task_hash, fullname, how, what, shipped)] for the tasks it has
+not been sent as they are now (shipping.task_definition), and jobs, [(key, task_hash, args,
+kwargs)]. In the worker: `load_definitions`, then `run_batch`, whose results, [(key, ok,
+value or error, traceback text)], `encode_results` pickles as ("results", batch id, seconds,
+payload), the payload being the pickled results, so that the scheduler always reads which
+batch came back even when a value inside cannot be unpickled there (`load_results` raises; the
+executor then finds the job by running each alone). What cannot be pickled in the worker is
+replaced by an error that says so. Back in the scheduler: `to_results` gives the (job, ok,
+value) Results executors deliver, a task's error with the worker's traceback as its cause.
 """
 import pickle
 import time
@@ -35,11 +35,22 @@ class RemoteTraceback(Exception):
 
 # The scheduler's side.
 
-def definitions(tasks: Iterable[Any], known: Iterable[str] = ()) -> List[tuple]:
-    """How a worker gets the functions of `tasks`, except those whose hashes it knows."""
+def definitions(tasks: Iterable[Any], known: Iterable[tuple] = ()) -> List[tuple]:
+    """What a worker needs to run `tasks`: a (task hash, full name, how, what, shipped) each,
+    except those whose (task hash, shipped) it `known`s: a task sent by value is sent again
+    when what would be shipped changed (a global it uses, say)."""
     known = set(known)
-    return [(task.hash, task.fullname, *task_definition(task))
-            for task in {task.hash: task for task in tasks}.values() if task.hash not in known]
+    wanted = []
+    for task in {task.hash: task for task in tasks}.values():
+        how, what, shipped = task_definition(task)
+        if (task.hash, shipped) not in known:
+            wanted.append((task.hash, task.fullname, how, what, shipped))
+    return wanted
+
+
+def shipped(definition: tuple) -> tuple:
+    """What a worker that received `definition` knows (see `definitions`)."""
+    return (definition[0], definition[4])
 
 
 def job_entries(jobs: Sequence[Any], keys: Iterable[Any]) -> List[tuple]:
@@ -72,12 +83,12 @@ def load_definitions(definitions: List[tuple], functions: Dict[str, Callable],
                      names: Dict[str, str]) -> None:
     """Add the functions of `definitions` to `functions` (by task hash), and their names; a
     task that cannot be loaded fails each of its jobs with an ImportError that says why."""
-    for task_hash, fullname, how, what in definitions:
+    for task_hash, fullname, how, what, _ in definitions:
         names[task_hash] = fullname
         try:
-            functions[task_hash] = load_definition(how, what)
+            functions[task_hash] = load_definition(task_hash, fullname, how, what)
         except Exception as error:
-            functions[task_hash] = _raiser(error, how, what)
+            functions[task_hash] = _raiser(error, fullname)
 
 
 def run_batch(functions: Dict[str, Callable], jobs: List[tuple]) -> List[tuple]:
@@ -143,8 +154,8 @@ def unreadable_result(task_name: str, error: Exception) -> SerializationError:
     return failure
 
 
-def _raiser(error: Exception, how: str, what: Any) -> Callable:
-    message = (f"cannot load the task in the worker process ({how} {what!r}): "
+def _raiser(error: Exception, fullname: str) -> Callable:
+    message = (f"cannot load task {fullname} in the worker process: "
                f"{type(error).__name__}: {error}")
 
     def fail(*args: Any, **kwargs: Any) -> None:

@@ -1,16 +1,22 @@
 """How tasks and arguments travel to another process (a pool worker or a Slurm job).
 
-A task from an importable module is sent by name and imported there. A task defined in
-`__main__`, a notebook cell or a function body is sent by value with cloudpickle, together
-with its name, hash and options, so the other process can run it and refer to it by hash.
+A worker must run exactly the code the scheduler hashed. A task from an importable module is
+sent by name and imported there, with its function by value as a fallback: if the module
+changed on disk since the scheduler imported it, the imported task's hash differs and the
+worker runs the fallback. A task defined in `__main__`, a notebook cell or a function body is
+sent by value with cloudpickle (its globals as they are now), and a worker holds it by what
+was shipped, so a changed global is shipped again.
 """
 import importlib
 import io
 import pickle
 import sys
+import threading
+import types
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import cloudpickle
+import xxhash
 
 from redun_fast.task import Task
 
@@ -47,18 +53,65 @@ def ship(value: Any) -> bytes:
     return buffer.getvalue()
 
 
-def task_definition(task: Task) -> Tuple[str, Any]:
-    """How a worker gets a task's function: ("import", module, attribute) or ("value", func)."""
+def task_definition(task: Task) -> Tuple[str, Any, Any]:
+    """How a worker gets a task's function, and what identifies what was shipped:
+    ("import", (module, attribute, the function by value or None), None) or
+    ("value", the pickled function, its digest)."""
     if is_importable(task):
-        return ("import", (task.__module__, task.func.__name__))
-    return ("value", task.func)
+        fallback = _fallbacks.get(task.hash, _MISSING)
+        if fallback is _MISSING:
+            fallback = _fallbacks[task.hash] = _by_value(task.func)
+        return ("import", (task.__module__, task.func.__name__, fallback), None)
+    data = ship(task.func)  # now, with its globals as they are now
+    return ("value", data, xxhash.xxh3_64_digest(data))
 
 
-def load_definition(how: str, what: Any) -> Callable:
-    if how == "import":
-        module, attribute = what
-        return getattr(importlib.import_module(module), attribute).func
-    return what
+_MISSING = object()
+_fallbacks: Dict[str, Optional[bytes]] = {}  # task hash -> its importable function by value
+_by_value_lock = threading.Lock()
+
+
+def _by_value(func: Callable) -> Optional[bytes]:
+    """An importable module's function pickled by value (None if it cannot be)."""
+    module = sys.modules.get(func.__module__)
+    with _by_value_lock:  # registering a module is global to cloudpickle: one at a time
+        try:
+            cloudpickle.register_pickle_by_value(module)
+        except (ValueError, TypeError):
+            return None
+        try:
+            return ship(func)
+        except Exception:
+            return None
+        finally:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+def load_definition(task_hash: str, fullname: str, how: str, what: Any) -> Callable:
+    """The function a definition stands for, in the worker (see task_definition)."""
+    if how == "value":
+        return pickle.loads(what)
+    module, attribute, fallback = what
+    found = getattr(importlib.import_module(module), attribute)
+    if getattr(found, "hash", None) == task_hash:
+        return found.func
+    if fallback is None:
+        raise ImportError(
+            f"{module}.{attribute} is not the code the scheduler hashed as {fullname} (its "
+            f"file changed since the scheduler imported it), and its function could not be "
+            "sent by value; run the workflow again")
+    return pickle.loads(fallback)
+
+
+class _ResultPickler(cloudpickle.Pickler):
+    """cloudpickle, minus what it fakes for a result: it turns an open file into a StringIO
+    of its contents and pickles a module; plain pickle refuses both, and so must the pool,
+    or such a result would be cached as something it is not (threads refuse it too)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, (io.IOBase, types.ModuleType)):
+            raise pickle.PicklingError(f"cannot pickle {type(obj).__qualname__!r} object")
+        return super().reducer_override(obj)
 
 
 def dumps_result(value: Any) -> bytes:
@@ -67,7 +120,9 @@ def dumps_result(value: Any) -> bytes:
     try:
         return pickle.dumps(value, protocol=5)
     except Exception:
-        return cloudpickle.dumps(value, protocol=5)
+        buffer = io.BytesIO()
+        _ResultPickler(buffer, protocol=5).dump(value)
+        return buffer.getvalue()
 
 
 def pickling_problem(job: Any) -> Optional[Exception]:

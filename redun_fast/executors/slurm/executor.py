@@ -189,12 +189,13 @@ class SlurmExecutor(Executor):
     def _submit_array(self, flags: tuple, items: list) -> None:
         # Functions first: a task that cannot travel fails its jobs and leaves the others.
         definitions, unshippable = [], set()
-        for definition in task_definitions(job.task for job in items):
+        for task in {job.task.hash: job.task for job in items}.values():
             try:
+                definition = task_definitions([task])[0]
                 ship(definition)
                 definitions.append(definition)
             except Exception:
-                unshippable.add(definition[0])
+                unshippable.add(task.hash)
         if unshippable:
             items = [job for job in items
                      if job.task.hash not in unshippable or not self._fail_unshippable(job)]
