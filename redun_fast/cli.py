@@ -32,12 +32,12 @@ def _duration(seconds: Optional[float]) -> str:
 def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
     executions = store.executions()
     if args.execution is None:
-        print(f"{'EXECUTION':10} {'START':19} {'DURATION':>10} {'STATE':7} "
+        print(f"{'EXECUTION':10} {'START':19} {'DURATION':>10} {'STATE':11} "
               f"{'DONE':>8} {'CACHED':>8} {'FAILED':>7}  CALL")
         for execution in executions[: args.limit]:
             totals = JobCounts.from_dict(execution.counts).get_all()
             print(f"{execution.id[:8]:10} {_when(execution.start):19} "
-                  f"{_duration(execution.duration):>10} {execution.state:7} {totals['DONE']:>8} "
+                  f"{_duration(execution.duration):>10} {execution.shown_state:11} {totals['DONE']:>8} "
                   f"{totals['CACHED']:>8} {totals['FAILED']:>7}  {trim_string(execution.call, 80)}")
         return 0
     matches = [e for e in executions if e.id.startswith(args.execution)]
@@ -46,7 +46,7 @@ def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
         raise CacheError(f"{problem} in {store.path} with an id starting with "
                          f"{args.execution!r}; `redun_fast log` lists them")
     execution = matches[0]
-    print(f"Execution {execution.id}: {execution.state}")
+    print(f"Execution {execution.id}: {execution.shown_state}")
     print(f"  started  {_when(execution.start)}, took {_duration(execution.duration)}")
     print(f"  call     {execution.call}")
     if execution.error:

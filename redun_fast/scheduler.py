@@ -4,13 +4,16 @@
 the walkthrough's. Each `run` is one Reduction (see reduction.py); job counts add up across
 runs of one Scheduler, as the walkthrough's status tables show.
 """
+import contextlib
 import logging
 import shlex
+import signal
+import threading
 import time
 import traceback
 import uuid
 import weakref
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, Optional
 
 from redun_fast.builtins import root_task
 from redun_fast.cache.base import ResultStore
@@ -125,10 +128,12 @@ class Scheduler:
         self.log(f"Start Execution {execution.id}:  redun {shlex.quote(call)}")
         reduction = Reduction(self, use_cache=cache, dryrun=dryrun)
         try:
-            outcome = reduction.evaluate(expr)
+            with _sigterm_as_interrupt():
+                outcome = reduction.evaluate(expr)
         except BaseException as error:  # Ctrl-C or a scheduler error: what finished is kept
             _stop_executors(self.executors)
-            self._end(execution, reduction, "failed", error)
+            interrupted = isinstance(error, KeyboardInterrupt)
+            self._end(execution, reduction, "interrupted" if interrupted else "failed", error)
             raise
         failed = outcome.state == "failed"
         self._end(execution, reduction, outcome.state, outcome.value if failed else None)
@@ -167,6 +172,26 @@ class Scheduler:
 
     def log(self, message: str = "", level: int = logging.INFO) -> None:
         self.logger.log(level, message)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """During a run, SIGTERM (a batch system ending the job, `kill`) is handled like Ctrl-C:
+    workers stop, what finished is committed, the run is recorded as interrupted. Only where
+    nobody else handles SIGTERM, and only in the main thread (where signals are delivered)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _stop_executors(executors: Dict[str, Executor]) -> None:

@@ -2,6 +2,7 @@
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -99,3 +100,41 @@ def test_cache_dir_from_environment_and_missing_cache(cache, tmp_path):
     missing = redun_fast("log", cache=tmp_path / "nothing")
     assert missing.returncode == 2
     assert missing.stderr.startswith(f"redun_fast: error: no cache at {tmp_path / 'nothing'}")
+
+
+LONG_RUN = """
+import sys, time
+from redun_fast import Scheduler, task
+
+@task
+def slow(x):
+    time.sleep(60)
+    return x
+
+scheduler = Scheduler(executor="inline", cache_dir=sys.argv[1])
+scheduler.run(slow(1))
+"""
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_run_whose_scheduler_is_gone_is_shown_interrupted(tmp_path, how):
+    # Such runs were shown as running for good.
+    script = tmp_path / "long.py"
+    script.write_text(LONG_RUN)
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, str(script), str(cache)], stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        for _ in range(300):  # until the run is recorded, at most 30 s
+            if "Start Execution" in (proc.stderr.readline() or ""):
+                break
+        listing = redun_fast("log", cache=cache).stdout
+        assert re.search(r" running +0 ", listing), listing
+        proc.send_signal(how)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    listing = redun_fast("log", cache=cache).stdout
+    assert re.search(r" interrupted +0 ", listing), listing
+    execution_id = listing.splitlines()[1].split()[0]
+    assert f": interrupted" in redun_fast("log", execution_id, cache=cache).stdout

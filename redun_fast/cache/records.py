@@ -3,8 +3,12 @@
 Records are stored as plain tuples and dicts (not classes), so reading an old store never
 depends on this module's class names.
 """
+import os
+import socket
 import time
 from typing import Any, Dict, List, NamedTuple, Optional
+
+_HOST = socket.gethostname()
 
 
 class JobRecord(NamedTuple):
@@ -22,9 +26,22 @@ class ExecutionRecord(NamedTuple):
     start: float
     end: Optional[float]
     call: str  # the root expression, trimmed
-    state: str  # "running", "done" or "failed"
+    state: str  # "running", "done", "failed", "interrupted" (Ctrl-C, SIGTERM) or "dryrun"
     counts: Dict[str, List[int]]  # task name -> counts per status (output.STATUSES)
     error: Optional[str]
+    host: Optional[str] = None  # where the scheduler ran (None in records written before)
+    pid: Optional[int] = None
+
+    @property
+    def shown_state(self) -> str:
+        """The state, except that a run still "running" whose scheduler is gone from this
+        host (killed, or stopped before it could say so) was interrupted."""
+        if self.state == "running" and self.host == _HOST and self.pid is not None:
+            from redun_fast.pids import alive
+
+            if not alive(self.pid):
+                return "interrupted"
+        return self.state
 
     def to_dict(self) -> Dict[str, Any]:
         return self._asdict()
@@ -39,4 +56,5 @@ class ExecutionRecord(NamedTuple):
 
 
 def new_execution(execution_id: str, call: str) -> ExecutionRecord:
-    return ExecutionRecord(execution_id, time.time(), None, call, "running", {}, None)
+    return ExecutionRecord(execution_id, time.time(), None, call, "running", {}, None, _HOST,
+                           os.getpid())
