@@ -414,3 +414,53 @@ def test_a_result_that_pickle_refuses_is_refused_on_the_pool_too(tmp_path, make,
                                                          rf"picklable: {kind}"):
                 scheduler.run(make(str(path)))
             assert scheduler.store.stats()["results"] == 0  # nothing cached
+
+
+ORPHANED = """
+import sys, time
+from redun_fast import Scheduler, task
+
+@task
+def busy(seconds):
+    end = time.time() + seconds
+    while time.time() < end:
+        pass
+    return seconds
+
+with Scheduler(executor="processes", max_workers=2) as scheduler:
+    print("started", flush=True)
+    scheduler.run([busy(30), busy(31)])
+"""
+
+
+def test_workers_of_a_killed_scheduler_exit_at_once(tmp_path):
+    # They used to finish their job (spinning a core) and then print a BrokenPipeError.
+    script = tmp_path / "orphaned.py"
+    script.write_text(ORPHANED)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    busy = []
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        deadline = time.time() + 30
+        while time.time() < deadline:  # until both workers run a job
+            busy = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                    if p.cpu_percent(interval=0.1) > 50]
+            if len(busy) >= 2:
+                break
+        assert len(busy) >= 2
+        proc.kill()
+        proc.wait()
+        deadline = time.time() + 5
+        while time.time() < deadline and any(p.is_running() and p.status() != "zombie"
+                                             for p in busy):
+            time.sleep(0.1)
+        assert not any(p.is_running() and p.status() != "zombie" for p in busy)
+        assert "BrokenPipeError" not in proc.stderr.read()
+    finally:
+        proc.kill()
+        for process in busy:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass

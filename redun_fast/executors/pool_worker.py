@@ -48,7 +48,9 @@ def _read_messages(conn: Any, inbox: "queue.SimpleQueue") -> None:
         while True:
             inbox.put(receive_message(conn))
     except (EOFError, OSError):
-        inbox.put(None)
+        # The scheduler is gone (killed: a pool that stops says "stop" first), so no result
+        # can reach it: leave now, even in the middle of a job.
+        os._exit(0)
 
 
 def worker_main(conn: Any, sys_path: List[str], spill_prefix: str) -> None:
