@@ -325,3 +325,11 @@ def test_a_module_saved_during_a_run_does_not_change_what_elements_run(tmp_path,
             assert scheduler.run(workflow.value_of(1)) == 2
     finally:
         sys.modules.pop("edited_on_slurm", None)
+
+
+def test_a_staging_folder_with_spaces_and_percent_signs(tmp_path, capsys):
+    staging = tmp_path / "my runs" / "100%"
+    executor = SlurmExecutor(staging_dir=str(staging), poll_interval=0.3, submit_delay=0.1)
+    with Scheduler(executor=executor) as scheduler:
+        assert scheduler.run(add(2, 3)) == 5
+    assert "start add(2, 3)" in capsys.readouterr().out  # the element's log was found

@@ -60,12 +60,22 @@ def test_the_sbatch_script_runs_the_worker_on_each_chunk():
                            name="redun_fast-ab12")
     lines = script.splitlines()
     assert lines[:6] == ["#!/bin/bash", "#SBATCH --job-name=redun_fast-ab12",
-                         "#SBATCH --array=0-4%3", "#SBATCH --output=/shared/stage/ab12/log_%a.out",
+                         "#SBATCH --array=0-4%3",
+                         '#SBATCH --output="/shared/stage/ab12/log_%a.out"',
                          "#SBATCH --cpus-per-task=2", "#SBATCH --mem=4096M"]
     assert shlex.split(lines[6]) == [
         "exec", sys.executable, "-m", "redun_fast.executors.slurm.worker", "/shared/stage/ab12",
         "$SLURM_ARRAY_TASK_ID"]
     assert "%" not in render_script("/s", 1, (), None, name="x").splitlines()[2]
+
+
+def test_the_log_path_survives_spaces_and_percent_signs():
+    # Unquoted, "/scratch/my runs" cut the path at the space, and "%" became a pattern.
+    lines = render_script("/scratch/my runs/100%/ab12", 1, (), None, name="x").splitlines()
+    assert lines[3] == '#SBATCH --output="/scratch/my runs/100%%/ab12/log_%a.out"'
+    assert shlex.split(lines[4])[4] == "/scratch/my runs/100%/ab12"
+    with pytest.raises(ValueError, match="holds a double quote or a newline"):
+        render_script('/scratch/"quoted"', 1, (), None, name="x")
 
 
 def test_slurm_options_become_sbatch_flags():

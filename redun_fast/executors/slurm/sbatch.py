@@ -18,12 +18,18 @@ FAILED_STATES = {"FAILED", "TIMEOUT", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL",
 def render_script(folder: str, elements: int, flags: Iterable[str], parallelism: Optional[int],
                   name: str) -> str:
     """The sbatch script of one array: element i runs the worker on chunk i of `folder`."""
+    if '"' in folder or "\n" in folder:
+        raise ValueError(f"the Slurm staging folder {folder!r} holds a double quote or a "
+                         "newline, which an #SBATCH line cannot carry; choose another "
+                         "staging_dir (or cache_dir)")
     limit = f"%{parallelism}" if parallelism else ""
+    # Quoted for spaces; "%" doubled, else Slurm reads it as a pattern such as %a.
+    output = folder.replace("%", "%%") + "/log_%a.out"
     lines = [
         "#!/bin/bash",
         f"#SBATCH --job-name={name}",
         f"#SBATCH --array=0-{elements - 1}{limit}",
-        f"#SBATCH --output={folder}/log_%a.out",
+        f'#SBATCH --output="{output}"',
         *(f"#SBATCH {flag}" for flag in flags),
         # The scheduler's own interpreter, by absolute path: same environment, no shim cost.
         f'exec {shlex.quote(sys.executable)} -m redun_fast.executors.slurm.worker {shlex.quote(folder)} '
