@@ -25,13 +25,14 @@ class Job:
 
 
 class InProcessWorker(WorkerHandle):
-    """Runs each batch when it is sent; "dies" (losing its batch) when a job's argument is
-    "die". One that `dies_at_once` is gone before it takes anything (its pipe is broken)."""
+    """Runs the batches it was sent one at a time, in order, when `step` is called, as a
+    worker process does; "dies" (losing what it holds) on a job whose argument is "die". One
+    that `dies_at_once` is gone before it takes anything (its pipe is broken)."""
 
     def __init__(self, number, dies_at_once=False):
         super().__init__()
         self.number, self.dies_at_once = number, dies_at_once
-        self.functions, self.names, self.outbox = {}, {}, []
+        self.functions, self.names, self.inbox = {}, {}, []
         self.most_inflight = 0
 
     @property
@@ -41,48 +42,52 @@ class InProcessWorker(WorkerHandle):
     def send(self, data):
         if self.dies_at_once:
             raise BrokenPipeError("the worker is gone")
-        _, batch_id, definitions, jobs = pickle.loads(data)
-        load_definitions(definitions, self.functions, self.names)
+        self.inbox.append(data)
+        self.most_inflight = max(self.most_inflight, len(self.inbox))
+
+    def step(self):
+        """Run the next batch: ("results", ...) or ("refused", ...), or None if it died."""
+        _, batch_id, definitions, jobs = pickle.loads(self.inbox.pop(0))
+        load_definitions(pickle.loads(definitions), self.functions, self.names)
+        jobs = pickle.loads(jobs)
         if any(args == ("die",) for _, _, args, _ in jobs):
-            self.outbox.append(None)
-            return
-        _, _, seconds, payload = pickle.loads(run_and_encode(batch_id, self.functions,
-                                                             self.names, jobs))
-        self.outbox.append((batch_id, seconds, payload))
+            return None
+        return pickle.loads(run_and_encode(batch_id, self.functions, self.names, jobs))
 
     def how_it_died(self):
         return "exit code 9"
 
 
-def run(values, workers, batch_seconds=0.002):
+def run(values, workers, batch_seconds=0.002, job_seconds=None):
     """Feed jobs double(value) to the workers until every job is delivered; the results."""
-    reported = []
+    delivered = []
     outstanding = Outstanding()
     feeder = Feeder(outstanding, batch_seconds, max_batch=4096)
+    feeder.job_seconds = job_seconds  # as measured by earlier batches, if given
     jobs = [Job(double, value) for value in values]
-    outstanding.add(jobs, reported.extend)
+    outstanding.add(jobs, delivered.extend)
     feeder.add(jobs)
     made = len(workers)
-    for _ in range(10_000):  # bounded: each round sends and answers at least one batch
-        if len(reported) == len(jobs):
+    for _ in range(10_000):  # bounded: each round answers at least one batch
+        if len(delivered) == len(jobs):
             break
-        for worker in feeder.distribute(workers):
-            worker.outbox.append(None)  # found dead while sending: handled as a death below
+        dead = feeder.distribute(workers)
         for worker in list(workers):
-            worker.most_inflight = max(worker.most_inflight, len(worker.inflight))
-            while worker.outbox:
-                message = worker.outbox.pop(0)
+            if worker not in dead and worker.inbox:
+                message = worker.step()
                 if message is not None:
-                    feeder.received(worker, *message)
+                    handle = feeder.received if message[0] == "results" else feeder.refused
+                    handle(worker, *message[1:])
                     continue
-                index = workers.index(worker)
-                if feeder.died(worker):
-                    made += 1
-                    workers[index] = InProcessWorker(made, worker.dies_at_once)
-                else:
-                    del workers[index]
-                break
-    return {job.args[0]: (ok, value) for job, ok, value in reported}, feeder
+            elif worker not in dead:
+                continue
+            index = workers.index(worker)
+            if feeder.died(worker):
+                made += 1
+                workers[index] = InProcessWorker(made, worker.dies_at_once)
+            else:
+                del workers[index]
+    return {job.args[0]: (ok, value) for job, ok, value in delivered}, feeder
 
 
 def test_jobs_travel_in_batches_and_come_back_once():
@@ -99,6 +104,31 @@ def test_only_the_job_that_kills_a_worker_fails():
     assert isinstance(error, WorkerDiedError)
     assert str(error) == "worker 2 running feedertest.double died: exit code 9"
     assert results == {1: (True, 2), 2: (True, 4), 3: (True, 6), 4: (True, 8)}
+
+
+def test_a_batch_the_dead_worker_had_not_started_is_not_blamed():
+    # Known-fast jobs: a worker holds two batches. It dies running the first, a lone killer;
+    # the job of its second batch used to fail with it (a batch of one "must" be the killer).
+    delivered = []
+    outstanding = Outstanding()
+    feeder = Feeder(outstanding, 0.002, max_batch=4096)
+    feeder.job_seconds = 1e-6
+    killer, innocent = Job(double, "die"), Job(double, 5)
+    outstanding.add([killer, innocent], delivered.extend)
+    worker = InProcessWorker(1)
+    feeder.add([killer])
+    feeder.distribute([worker])
+    feeder.add([innocent])  # a later wave: a second batch for the same worker
+    feeder.distribute([worker])
+    assert len(worker.inflight) == 2
+    assert worker.step() is None  # it dies running the first
+    assert feeder.died(worker)
+    fresh = InProcessWorker(2)
+    feeder.distribute([fresh])
+    feeder.received(fresh, *fresh.step()[1:])
+    results = {job.args[0]: (ok, value) for job, ok, value in delivered}
+    assert isinstance(results["die"][1], WorkerDiedError)
+    assert results[5] == (True, 10)
 
 
 def test_workers_that_die_as_they_start_fail_every_job():

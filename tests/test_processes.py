@@ -464,3 +464,27 @@ def test_workers_of_a_killed_scheduler_exit_at_once(tmp_path):
                 process.kill()
             except psutil.NoSuchProcess:
                 pass
+
+
+def _load_in(pid):
+    if os.getpid() != pid:
+        raise RuntimeError("this argument loads only where it was made")
+    return LoadsOnlyHere()
+
+
+class LoadsOnlyHere:
+    """Pickles in the scheduler; unpickling it anywhere else (a worker) raises."""
+
+    def __reduce__(self):
+        return (_load_in, (os.getpid(),))
+
+
+def test_an_argument_a_worker_cannot_unpickle_fails_its_own_job():
+    # The worker used to die unpickling the batch, and the error named another job's task.
+    with Scheduler(executor="processes", max_workers=1) as scheduler:
+        with pytest.raises(TypeError, match=r"the arguments of procs.pid_of cannot be unpickled "
+                                            r"in the worker process \(pid \d+\) \(RuntimeError: "
+                                            r"this argument loads only where it was made\)"):
+            scheduler.run([inc(i) for i in range(40)] + [pid_of(LoadsOnlyHere())])
+        assert scheduler.job_counts.get("procs.inc")["FAILED"] == 0
+        assert scheduler.run([inc(i) for i in range(40)]) == list(range(1, 41))

@@ -20,7 +20,7 @@ from redun_fast.errors import WorkerDiedError
 from redun_fast.executors.base import Outstanding
 from redun_fast.executors.protocol import (
     batch_message, definitions, job_entries, load_results, shipped, to_results,
-    unreadable_result)
+    unreadable_arguments, unreadable_result)
 from redun_fast.executors.shipping import pickling_problem
 
 STARTUP_DEATHS = 3  # workers dying in a row before any of them finished a batch: broken
@@ -153,39 +153,56 @@ class Feeder:
         try:
             results = load_results(payload)
         except Exception as error:
-            if len(items) == 1 or suspect:
-                self.outstanding.deliver([(job, False, unreadable_result(job.task.fullname, error))
-                                          for job in items])
-            else:
-                with self.lock:
-                    self.suspects.extend(items)
+            self._alone_or_failed(items, suspect,
+                                  lambda job: unreadable_result(job.task.fullname, error))
             return
         self.outstanding.deliver(to_results(results, items.__getitem__))
 
+    def refused(self, worker: WorkerHandle, batch_id: int, error_text: str) -> None:
+        """The worker could not unpickle a batch's jobs (an argument it cannot load): the
+        job at fault fails alone, with the error naming its task."""
+        items, suspect = worker.inflight.pop(batch_id)
+        worker.batches_done += 1
+        self._alone_or_failed(items, suspect, lambda job: unreadable_arguments(
+            job.task.fullname, worker.label, error_text))
+
+    def _alone_or_failed(self, items: list, suspect: bool, error_of: Any) -> None:
+        """A batch with a fault in one of its jobs: a job that ran alone fails with
+        error_of(job); the jobs of a larger batch run again, each alone, to find it."""
+        if len(items) == 1 or suspect:
+            self.outstanding.deliver([(job, False, error_of(job)) for job in items])
+        else:
+            with self.lock:
+                self.suspects.extend(items)
+
     def died(self, worker: WorkerHandle) -> bool:
         """A worker is gone: fail or retry what it held. False when workers keep dying as
-        they start: then every job fails and no worker should replace it."""
+        they start: then every job fails and no worker should replace it.
+
+        It ran its batches in order, and the transport has read every result it sent: so
+        the first batch it still held is the one it died running, and the others never
+        started. Those go back to the queue, untouched by suspicion.
+        """
         worker.dead = True
         how = worker.how_it_died()
         idle = not worker.inflight
-        retry = []
-        for items, suspect in worker.inflight.values():
-            if len(items) == 1 or suspect:
-                self.outstanding.deliver([(job, False, WorkerDiedError(
-                    f"{worker.label} running {job.task.fullname} died: {how}")) for job in items])
-            else:
-                retry += items  # one of these killed it: run each alone to find out which
+        held = [worker.inflight[batch_id] for batch_id in sorted(worker.inflight)]
         worker.inflight.clear()
+        if held:  # the batch it died running: its job, or each of its jobs alone
+            items, suspect = held[0]
+            self._alone_or_failed(items, suspect, lambda job: WorkerDiedError(
+                f"{worker.label} running {job.task.fullname} died: {how}"))
+        not_started = [job for items, _ in held[1:] for job in items]
         if idle and worker.batches_done == 0:
             self.startup_deaths += 1
         if self.startup_deaths >= STARTUP_DEATHS:
             self.broken = WorkerDiedError(f"worker processes die as they start: {how}")
             with self.lock:
-                left = list(self.pending) + list(self.suspects) + retry
+                left = list(self.pending) + list(self.suspects) + not_started
                 self.pending.clear()
                 self.suspects.clear()
             self.outstanding.deliver([(job, False, self.broken) for job in left])
             return False
         with self.lock:
-            self.suspects.extend(retry)
+            self.pending.extendleft(reversed(not_started))
         return True

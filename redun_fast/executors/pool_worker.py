@@ -1,8 +1,9 @@
 """A process-pool worker: receives batches of jobs, runs them, sends back batches of results.
 
 Messages from the scheduler: ("run", batch_id, definitions, jobs), as protocol.py describes
-them, or ("stop",). Replies: the results message of protocol.py, and ("stdout" | "stderr",
-text): what tasks print is forwarded line by line, so it shows where the scheduler's own
+them (definitions and jobs pickled inside), or ("stop",). Replies: the results message of
+protocol.py, a refusal of a batch whose jobs cannot be unpickled here, and ("stdout" |
+"stderr", text): what tasks print is forwarded line by line, so it shows where the scheduler's own
 output goes (a terminal, a notebook cell, a log file). A reader thread drains the pipe so the
 scheduler never blocks sending while we send results.
 """
@@ -15,7 +16,7 @@ import sys
 import threading
 from typing import Any, Callable, Dict, List
 
-from redun_fast.executors.protocol import load_definitions, run_and_encode
+from redun_fast.executors.protocol import load_definitions, refusal, run_and_encode
 from redun_fast.executors.transport import receive_message, send_message
 
 
@@ -79,7 +80,12 @@ def worker_main(conn: Any, sys_path: List[str], spill_prefix: str) -> None:
         if kind == "stop":
             return
         batch_id, definitions, jobs = body
-        load_definitions(definitions, functions, names)
+        load_definitions(pickle.loads(definitions), functions, names)
+        try:
+            jobs = pickle.loads(jobs)
+        except Exception as error:  # an argument this process cannot load
+            send(refusal(batch_id, error))
+            continue
         data = run_and_encode(batch_id, functions, names, jobs)
         sys.stdout.flush()
         sys.stderr.flush()

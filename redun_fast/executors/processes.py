@@ -210,16 +210,19 @@ class ProcessExecutor(Executor):
 
     def _received(self, worker: _Worker, data: bytes) -> None:
         kind, *body = pickle.loads(data)
-        if kind != "results":  # a task printed: show it where the scheduler's output goes
+        if kind == "results":
+            self._feeder.received(worker, *body)
+        elif kind == "refused":
+            self._feeder.refused(worker, *body)
+        else:  # a task printed: show it where the scheduler's output goes
             stream = sys.stdout if kind == "stdout" else sys.stderr
             stream.write(body[0])
             stream.flush()
-            return
-        self._feeder.received(worker, *body)
 
     def _died(self, worker: _Worker) -> None:
         if worker.dead:
             return
+        self._drain(worker)  # what it sent before it died counts: see Feeder.died
         replace = self._feeder.died(worker)
         worker.conn.close()
         index = self._workers.index(worker)
@@ -227,6 +230,14 @@ class ProcessExecutor(Executor):
             self._workers[index] = _Worker(self._ctx, self._spills)
         else:
             del self._workers[index]
+
+    def _drain(self, worker: _Worker) -> None:
+        """Take in the messages a dead worker left in its pipe."""
+        try:
+            while worker.conn.poll():
+                self._received(worker, receive_message(worker.conn))
+        except (EOFError, OSError):
+            pass
 
     def _shutdown_workers(self) -> None:
         for worker in self._workers:

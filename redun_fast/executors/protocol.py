@@ -59,8 +59,21 @@ def job_entries(jobs: Sequence[Any], keys: Iterable[Any]) -> List[tuple]:
 
 
 def batch_message(batch_id: int, definitions: List[tuple], jobs: List[tuple]) -> bytes:
-    """A batch for a pool worker; raises if something in it cannot be pickled."""
-    return ship(("run", batch_id, definitions, jobs))
+    """A batch for a pool worker; raises if something in it cannot be pickled. The jobs are
+    pickled inside the message, so that a worker that cannot unpickle an argument still knows
+    which batch to refuse (`refusal`)."""
+    return pickle.dumps(("run", batch_id, ship(definitions), ship(jobs)), protocol=5)
+
+
+def refusal(batch_id: int, error: Exception) -> bytes:
+    """A worker's answer to a batch whose jobs it cannot unpickle."""
+    return pickle.dumps(("refused", batch_id, f"{type(error).__name__}: {error}"), protocol=5)
+
+
+def unreadable_arguments(task_name: str, worker: str, error_text: str) -> TypeError:
+    """The error of a job whose arguments a worker cannot unpickle."""
+    return TypeError(f"the arguments of {task_name} cannot be unpickled in {worker} "
+                     f"({error_text}); pass plain data, or classes the worker can import")
 
 
 def to_results(results: Iterable[tuple], job_of: Callable[[Any], Optional[Any]]) -> List[tuple]:
