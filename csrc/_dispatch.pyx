@@ -12,6 +12,7 @@ import pickle
 from redun_fast._graph cimport Graph, Job
 from redun_fast._ledger cimport RunLedger
 from redun_fast._records cimport now as _now
+from redun_fast._status cimport PENDING
 
 DEF READS_CACHE = 1  # the task reads the cache (its `cache` option is true)
 DEF IN_SCHEDULER = 2  # the task runs in the scheduler (Task.runs_in_scheduler: root_task)
@@ -73,6 +74,8 @@ cdef class Dispatch:
                 continue
             self.ledger.cached(job, now)
             self.graph.wait_for(job, result)  # a cached expression is evaluated further
+            if job.state == PENDING:
+                self.ledger.pin(job.eval_hash)
         return to_run
 
     cpdef dict plan(self, list jobs):
@@ -112,3 +115,5 @@ cdef class Dispatch:
                     continue
             self.ledger.store(job.eval_hash, data)
             self.graph.wait_for(job, value)  # the result may hold more expressions to reduce
+            if job.state == PENDING:
+                self.ledger.pin(job.eval_hash)

@@ -18,6 +18,7 @@ cdef class RunLedger:
         self.rows = counts.rows
         self.job_records = JobRecords()
         self.to_store = []
+        self.pinned = []
         self.log = None
 
     cdef int set_status(self, Job job, int status) except -1:
@@ -67,12 +68,17 @@ cdef class RunLedger:
         """A result to commit: kept until `take`."""
         self.to_store.append((eval_hash, data))
 
+    cpdef pin(self, bytes eval_hash):
+        """The job's result is in the store but the job has no record until the expressions
+        it returned are done: the store keeps it from `cache prune` meanwhile."""
+        self.pinned.append(eval_hash)
+
     def take(self):
-        """The results and job records gathered since the last call, for one commit."""
-        results, records = self.to_store, self.job_records
-        self.to_store, self.job_records = [], JobRecords()
-        return results, records
+        """The results, job records and pins gathered since the last call, for one commit."""
+        gathered = self.to_store, self.job_records, self.pinned
+        self.to_store, self.job_records, self.pinned = [], JobRecords(), []
+        return gathered
 
     def __len__(self):
-        """How many results and records wait for the next commit."""
-        return len(self.to_store) + len(self.job_records)
+        """How many results, records and pins wait for the next commit."""
+        return len(self.to_store) + len(self.job_records) + len(self.pinned)

@@ -9,6 +9,7 @@ cdef class RunLedger:
     cdef dict rows  # its rows, task name -> [count per JobStatus], updated here directly
     cdef public JobRecords job_records  # of jobs ended since the last commit
     cdef public list to_store  # (eval hash, serialized result) waiting for the next commit
+    cdef public list pinned  # eval hashes to keep from `cache prune` while the run goes on
     cdef public object log  # log(action, job, suffix) while the logger shows INFO, else None
 
     cdef int set_status(self, Job job, int status) except -1
@@ -18,3 +19,4 @@ cdef class RunLedger:
     cpdef done(self, Job job)
     cpdef failed(self, Job job, object error)
     cpdef store(self, bytes eval_hash, bytes data)
+    cpdef pin(self, bytes eval_hash)

@@ -236,11 +236,11 @@ class Reduction:
 
     def flush_store(self) -> None:
         """Commit the results and job records gathered since the last flush, in one transaction."""
-        results, records = self.ledger.take()
+        results, records, pinned = self.ledger.take()
         if self.dryrun:
-            results = []  # only the root job ran: there is no result to keep
-        if results or records:
-            self.store.commit(results, records)
+            results = pinned = []  # only the root job ran: there is no result to keep
+        if results or records or pinned:
+            self.store.commit(results, records, pinned=pinned)
         self.last_flush = time.monotonic()
 
     def log_job(self, action: str, job: Job, suffix: str) -> None:

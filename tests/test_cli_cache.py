@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -138,3 +139,80 @@ def test_a_run_whose_scheduler_is_gone_is_shown_interrupted(tmp_path, how):
     assert re.search(r" interrupted +0 ", listing), listing
     execution_id = listing.splitlines()[1].split()[0]
     assert f": interrupted" in redun_fast("log", execution_id, cache=cache).stdout
+
+
+PARENT_AND_SLOW_CHILD = """
+import os, sys, time
+from redun_fast import Scheduler, task
+redun_namespace = "live"
+
+@task
+def child(x):
+    print("child started", flush=True)
+    while not os.path.exists(sys.argv[2]):  # until the test has pruned
+        time.sleep(0.05)
+    return x * 2
+
+@task
+def parent(x):
+    return child(x + 1)  # a result that is an expression: the job waits for it
+
+@task
+def leaf(x):
+    return x
+
+scheduler = Scheduler(executor="threads", cache_dir=sys.argv[1])
+print(scheduler.run([leaf(1), parent(1)]), flush=True)
+print("counts", scheduler.job_counts.get("live.parent")["DONE"],
+      scheduler.job_counts.get("live.child")["DONE"], flush=True)
+"""
+
+
+@pytest.mark.parametrize("days", ["1", "0"])
+def test_a_prune_during_a_run_keeps_what_the_run_wrote(tmp_path, days):
+    # The parent's result (the expression) is stored when it returns, but recorded as used
+    # only when its child is done: a prune in between removed it, so the run's DONE parent
+    # had no result and ran again next time. --older-than 0 removed all of the run's results.
+    script = tmp_path / "live.py"
+    script.write_text(PARENT_AND_SLOW_CHILD)
+    cache, go_on = tmp_path / "cache", tmp_path / "pruned"
+    proc = subprocess.Popen([sys.executable, str(script), str(cache), str(go_on)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "child started"
+        time.sleep(0.3)  # let the commit of the parent's result happen (every 50 ms)
+        pruned = redun_fast("cache", "prune", "--older-than", days, cache=cache)
+        assert pruned.returncode == 0, pruned.stderr
+        go_on.touch()
+        assert proc.stdout.readline().strip() == "[1, 4]"
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    again = subprocess.run([sys.executable, str(script), str(cache), str(go_on)],
+                           capture_output=True, text=True, timeout=60)
+    assert again.stdout.split("\n")[-2] == "counts 0 0"  # fully cached: nothing ran again
+
+
+def test_damaged_run_records_are_skipped_with_a_warning(cache):
+    # A damaged execution record crashed `log` with an UnpicklingError, a damaged batch of
+    # job records crashed `prune` with a ValueError.
+    import uuid
+
+    import lmdb
+
+    env = lmdb.open(str(cache), max_dbs=8)
+    executions, jobs = env.open_db(b"executions"), env.open_db(b"jobs")
+    with env.begin(write=True) as txn:
+        txn.put(b"\x00" * 8 + b"\x01" * 16, b"not a pickle", db=executions)
+        key, batch = next(iter(txn.cursor(jobs)))
+        txn.put(key, batch[:-7], db=jobs)  # cut short
+    env.close()
+    listing = redun_fast("log", cache=cache)
+    assert listing.returncode == 0, listing.stderr
+    assert len(listing.stdout.splitlines()) == 4  # the header and the three good runs
+    assert "1 damaged execution records in the cache at" in listing.stderr
+    shown = redun_fast("log", str(uuid.UUID(bytes=key[:16])), cache=cache)
+    assert shown.returncode == 0 and "a damaged batch of job records" in shown.stderr
+    pruned = redun_fast("cache", "prune", "--older-than", "0", cache=cache)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "removed" in pruned.stdout

@@ -59,7 +59,7 @@ def test_a_call_waits_for_its_arguments_and_identical_calls_are_one_job():
     assert (root.state, root.value) == (JobStatus.DONE, 6)
     assert ledger.counts.get("graphtest.add") == {
         "PENDING": 0, "RUNNING": 0, "FAILED": 0, "CACHED": 0, "DONE": 2, "TOTAL": 2}
-    results, records = ledger.take()
+    results, records, pinned = ledger.take()
     assert [(r[1], r[3]) for r in records] == [("graphtest.add", "DONE")] * 2
     assert len(ledger) == 0
 
@@ -88,7 +88,7 @@ def test_a_failed_job_fails_its_parents_unless_caught():
     graph.propagate()
     assert (root.state, root.value) == (JobStatus.FAILED, error)
     assert ledger.counts.get("graphtest.fails")["FAILED"] == 1
-    _, records = ledger.take()
+    _, records, _ = ledger.take()
     assert records.tuples()[0][3] == "FAILED" and "ValueError: 1" in records.tuples()[0][6]
 
     graph, ledger = new_graph()

@@ -21,7 +21,10 @@ class ResultStore:
         results: Sequence[Tuple[bytes, bytes]] = (),
         jobs: Iterable[tuple] = (),  # JobRecord fields: a _records.JobRecords, or tuples
         execution: Optional[ExecutionRecord] = None,
+        pinned: Sequence[bytes] = (),  # eval hashes of stored results whose jobs run on
     ) -> None:
+        """`pinned` results are kept from `prune` until the execution ends (it commits its
+        record with a state other than "running")."""
         raise NotImplementedError
 
     def executions(self) -> List[ExecutionRecord]:

@@ -6,10 +6,14 @@ Named databases:
   values      value hash (16 B) -> b"p" + pickled value, or b"z" + zlib(pickled value)
   executions  start time (8 B, big-endian us) + execution id (16 B) -> pickled record dict
   jobs        execution id (16 B) + batch number (4 B) -> a batch of job records (_records.pyx)
+  pinned      execution id (16 B) + eval hash (16 B) -> b"": a running execution's results
+              whose jobs have no record yet (they wait for the expressions they returned);
+              removed when the execution ends, and kept from `prune` while it runs
   meta        b"schema" -> schema version
 Only schedulers write, one transaction per tick; LMDB's writer lock makes two schedulers on
 one store safe, and readers never block. The map starts small and doubles when full.
 """
+import logging
 import os
 import pickle
 import resource
@@ -27,11 +31,12 @@ from redun_fast._records import decode as decode_records
 from redun_fast.cache.base import CacheError, ResultStore
 from redun_fast.cache.records import ExecutionRecord, JobRecord
 
+logger = logging.getLogger("redun_fast")
 SCHEMA_VERSION = 1
 INLINE_MAX = 1500  # bytes; larger results go to `values`, shared by equal results
 COMPRESS_MIN = 16 * 1024  # bytes; larger values are zlib-compressed when that saves space
 DEFAULT_MAP_SIZE = 1 << 30
-_DATABASES = (b"results", b"values", b"executions", b"jobs", b"meta")
+_DATABASES = (b"results", b"values", b"executions", b"jobs", b"pinned", b"meta")
 _INLINE = ord("i")  # a results row that holds its pickle (else "h" + the value's hash)
 
 # LMDB allows one open environment per file per process: stores on one path share it
@@ -143,9 +148,11 @@ class LmdbStore(ResultStore):
         results: Sequence[Tuple[bytes, bytes]] = (),
         jobs: Union[JobRecords, Sequence[tuple]] = (),
         execution: Optional[ExecutionRecord] = None,
+        pinned: Sequence[bytes] = (),
     ) -> None:
         if execution is not None:
             self._execution_key = _execution_key(execution)
+        run_id = self._execution_key[8:] if self._execution_key else b""
         rows, values = [], []
         for key, data in results:
             if len(data) <= INLINE_MAX:
@@ -167,9 +174,14 @@ class LmdbStore(ResultStore):
                 txn.cursor(self._db["values"]).putmulti(values, overwrite=False)
             if job_batch is not None:
                 txn.put(*job_batch, db=self._db["jobs"])
+            if pinned:
+                txn.cursor(self._db["pinned"]).putmulti([(run_id + key, b"") for key in pinned])
             if execution is not None:
                 txn.put(self._execution_key, pickle.dumps(execution.to_dict(), protocol=5),
                         db=self._db["executions"])
+                if execution.state != "running":  # it ended: nothing of it needs pinning
+                    _delete_where(txn.cursor(self._db["pinned"]), lambda key, _: key[:16] == run_id,
+                                  start=run_id)
 
         self._write(work)
 
@@ -197,7 +209,11 @@ class LmdbStore(ResultStore):
     def executions(self) -> List[ExecutionRecord]:
         with self._read() as txn:
             cursor = txn.cursor(self._db["executions"])
-            records = [ExecutionRecord.from_dict(pickle.loads(v)) for _, v in cursor]
+            loaded = [_load_record(data) for _, data in cursor]
+        records = [ExecutionRecord.from_dict(data) for data in loaded if data is not None]
+        if len(records) < len(loaded):
+            logger.warning("%d damaged execution records in the cache at %s are skipped",
+                           len(loaded) - len(records), self.path)
         return records[::-1]
 
     def job_records(self, execution_id: str) -> List[JobRecord]:
@@ -211,7 +227,13 @@ class LmdbStore(ResultStore):
             for key, batch in cursor:
                 if not key.startswith(prefix):
                     break
-                yield from decode_records(batch)
+                try:
+                    records = decode_records(batch)
+                except Exception as error:  # damaged: the others are still worth reading
+                    logger.warning("a damaged batch of job records in the cache at %s is "
+                                   "skipped (%s: %s)", self.path, type(error).__name__, error)
+                    continue
+                yield from records
 
     # Maintenance.
 
@@ -224,7 +246,7 @@ class LmdbStore(ResultStore):
 
     def clear(self) -> None:
         def work(txn):
-            for name in ("results", "values", "executions", "jobs"):
+            for name in ("results", "values", "executions", "jobs", "pinned"):
                 txn.drop(self._db[name], delete=False)
 
         self._write(work)
@@ -234,12 +256,22 @@ class LmdbStore(ResultStore):
         removed = {"results": 0, "values": 0, "runs": 0}
 
         def work(txn):
-            used, old_runs = set(), []
-            for key, _ in txn.cursor(self._db["executions"]):
-                if key[:8] >= cutoff:
+            # What a live run wrote is never removed: its job records, however old it is, and
+            # the results it pinned (their jobs have no record yet).
+            used, old_runs, live = set(), [], set()
+            for key, data in txn.cursor(self._db["executions"]):
+                record = _load_record(data)  # a damaged one is no live run
+                running = record is not None and (
+                    ExecutionRecord.from_dict(record).shown_state == "running")
+                if running:
+                    live.add(key[8:])
+                if key[:8] >= cutoff or running:
                     used.update(job[2] for job in self._iter_jobs(txn, key[8:]))
                 else:
                     old_runs.append(key)
+            used.update(key[16:] for key in txn.cursor(self._db["pinned"]).iternext(values=False)
+                        if key[:16] in live)
+            _delete_where(txn.cursor(self._db["pinned"]), lambda key, _: key[:16] not in live)
             removed["results"] = _delete_where(
                 txn.cursor(self._db["results"]), lambda key, row: key not in used)
             live_values = {row[1:] for row in txn.cursor(self._db["results"]).iternext(keys=False)
@@ -272,6 +304,15 @@ class LmdbStore(ResultStore):
         if not self._closed:
             self._closed = True
             _release_env(self.path)
+
+
+def _load_record(data: bytes) -> Optional[dict]:
+    """An execution record as stored, or None if it is damaged."""
+    try:
+        record = pickle.loads(data)
+    except Exception:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def _execution_key(execution: ExecutionRecord) -> bytes:
@@ -339,15 +380,18 @@ def _as_records(jobs: Union[JobRecords, Sequence[tuple]]) -> JobRecords:
     return records
 
 
-def _delete_where(cursor, should_delete) -> int:
-    """Delete the entries of `cursor`'s database for which should_delete(key, value) holds."""
+def _delete_where(cursor, should_delete, start: Optional[bytes] = None) -> int:
+    """Delete the entries of `cursor`'s database for which should_delete(key, value) holds
+    (from key `start` on, stopping at the first entry it keeps, if `start` is given)."""
     deleted = 0
-    positioned = cursor.first()
+    positioned = cursor.set_range(start) if start is not None else cursor.first()
     while positioned:
         if should_delete(cursor.key(), cursor.value()):
             cursor.delete()  # moves to the next entry, if any
             deleted += 1
             positioned = bool(cursor.key())
+        elif start is not None:
+            break
         else:
             positioned = cursor.next()
     return deleted

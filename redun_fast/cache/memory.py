@@ -21,7 +21,8 @@ class MemoryStore(ResultStore):
         results: Sequence[Tuple[bytes, bytes]] = (),
         jobs: Sequence[tuple] = (),
         execution: Optional[ExecutionRecord] = None,
-    ) -> None:
+        pinned: Sequence[bytes] = (),
+    ) -> None:  # one process: a prune cannot run while it writes, so nothing needs pinning
         self._results.update(results)
         if execution is not None:
             self._executions[execution.id] = execution
