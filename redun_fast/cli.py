@@ -18,6 +18,7 @@ from redun_fast.cache.base import CacheError
 from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.cli_run import add_run_command, run_main
 from redun_fast.config import CACHE_DIR_ENV, CONFIG_ENV, ConfigError, load_config
+from redun_fast.errors import SecurityError
 from redun_fast.output import JobCounts, trim_string
 
 
@@ -131,13 +132,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         if args.command == "config":
             return cmd_config(args)
-        cache_dir = load_config({"cache.dir": args.cache_dir}, args.config)["cache.dir"][0]
-        store = LmdbStore(cache_dir, create=False)
+        config = load_config({"cache.dir": args.cache_dir}, args.config)
+        store = LmdbStore(config["cache.dir"][0], create=False, shared=config["cache.shared"][0])
         try:
             return args.func(store, args)
         finally:
             store.close()
-    except (CacheError, ConfigError) as error:
+    except (CacheError, ConfigError, SecurityError) as error:
         print(f"redun_fast: error: {error}", file=sys.stderr)
         return 2
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, List, Optional
 from redun_fast.cache.base import CacheError
 from redun_fast.config import ConfigError, executor_settings, load_config
 from redun_fast.executors import executor_kinds
-from redun_fast.errors import DryRunResult
+from redun_fast.errors import DryRunResult, SecurityError
 from redun_fast.output import format_task_call
 from redun_fast.scheduler import Scheduler
 from redun_fast.task import Task, get_task_registry
@@ -141,6 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         scheduler = Scheduler(executor=config["scheduler.executor"][0],
                               cache_dir=config["cache.dir"][0],
+                              shared_cache=config["cache.shared"][0],
                               status_interval=config["scheduler.status_interval"][0],
                               executor_settings={kind: executor_settings(config, kind)
                                                  for kind in executor_kinds()},
@@ -165,6 +166,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 def run_main(args: argparse.Namespace) -> Optional[int]:
     try:
         return cmd_run(args)
-    except (UsageError, ConfigError, CacheError) as error:
+    except (UsageError, ConfigError, CacheError, SecurityError) as error:
         print(f"redun_fast run: error: {error}", file=sys.stderr)
         return 2

@@ -44,6 +44,8 @@ SETTINGS = [
     Setting("scheduler.max_workers", int, None, "REDUN_FAST_MAX_WORKERS"),
     Setting("scheduler.status_interval", float, 20.0, None),
     Setting("cache.dir", str, DEFAULT_CACHE_DIR, CACHE_DIR_ENV),
+    # Shared with other users on purpose: they can run code as you (README: Security).
+    Setting("cache.shared", bool, False, "REDUN_FAST_CACHE_SHARED"),
 ]
 
 
@@ -57,6 +59,9 @@ def all_settings() -> Dict[str, Setting]:
     return {setting.key: setting for setting in settings}
 
 
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def default_cache_dir(explicit: Optional[str] = None) -> str:
     return explicit or os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR
 
@@ -66,6 +71,12 @@ def config_path(explicit: Optional[str] = None) -> str:
 
 
 def _convert(setting: Setting, value: Any, where: str) -> Any:
+    if setting.kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _BOOLEANS:
+            return _BOOLEANS[value.lower()]
+        raise ConfigError(f"{where}: {setting.key} = {value!r} must be true or false")
     if setting.kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, setting.kind) and not isinstance(value, bool):

@@ -58,6 +58,11 @@ class RemoteError(Exception):
     """Stands for an exception raised in a worker that could not be pickled back."""
 
 
+class SecurityError(RuntimeError):
+    """A file or folder another user could have written, or a signature that does not match:
+    redun_fast will not unpickle it."""
+
+
 class SlurmError(RuntimeError):
     """Slurm refused a submission, or an array element ended without results."""
 

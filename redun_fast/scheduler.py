@@ -46,6 +46,7 @@ class Scheduler:
         sections: {"slurm": {"partition": "short"}}).
     cache_dir: folder of a persistent LMDB store (created if needed), shared by every
         process that uses it; without it, results live in memory for this Scheduler's life.
+        It must be yours alone (0700 when created), unless `shared_cache` (README: Security).
     store: a ResultStore to use instead (overrides cache_dir).
     limits: how many jobs may hold each named resource at once, for @task(limits=...)
         (a name not given here allows 1, as in redun).
@@ -65,13 +66,15 @@ class Scheduler:
         status_interval: float = 20.0,
         limits: Optional[Dict[str, int]] = None,
         executor_settings: Optional[Dict[str, Dict[str, Any]]] = None,
+        shared_cache: bool = False,
     ) -> None:
         self.logger = logger
         self.progress = progress
         self.status_interval = status_interval
         self.limits = dict(limits or {})
         if store is None:
-            store = LmdbStore(cache_dir) if cache_dir is not None else MemoryStore()
+            store = (LmdbStore(cache_dir, shared=shared_cache) if cache_dir is not None
+                     else MemoryStore())
         self.store = store
         self.cache_dir = cache_dir
         self.executor_settings = dict(executor_settings or {})

@@ -365,3 +365,31 @@ def test_opening_a_store_that_another_process_grew_adopts_its_size(tmp_path):
     assert first.lookup([b"k" * 16]) == [pickle.dumps(1)]
     second.close()
     first.close()
+
+
+def test_a_new_cache_is_private_and_a_cache_others_can_write_is_refused(tmp_path):
+    # A data.mdb crafted by another user, in a cache folder they own, ran its payload as
+    # root on `redun_fast log`: results are pickles.
+    from redun_fast.errors import SecurityError
+
+    mine = tmp_path / "mine"
+    LmdbStore(str(mine)).close()
+    assert [oct(os.stat(path).st_mode & 0o777) for path in
+            (mine, mine / "data.mdb", mine / "lock.mdb")] == ["0o700", "0o600", "0o600"]
+    open_to_all = tmp_path / "open"
+    open_to_all.mkdir()
+    open_to_all.chmod(0o775)
+    with pytest.raises(SecurityError, match=r"cache folder .*open can be written by its group "
+                                            r"or by others \(mode 775\)"):
+        Scheduler(cache_dir=str(open_to_all))
+    LmdbStore(str(open_to_all), shared=True).close()  # shared on purpose: accepted
+    if os.getuid() == 0:  # only root can give a folder away
+        theirs = tmp_path / "theirs"
+        LmdbStore(str(theirs)).close()
+        for path in (theirs, theirs / "data.mdb", theirs / "lock.mdb"):
+            os.chown(path, 65534, 65534)
+        with pytest.raises(SecurityError, match=r"belongs to .*uid 65534.*not to you"):
+            LmdbStore(str(theirs))
+        out = subprocess.run([sys.executable, "-m", "redun_fast", "--cache-dir", str(theirs),
+                              "log"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and "belongs to" in out.stderr

@@ -116,13 +116,16 @@ def test_stray_files_in_a_staging_folder_are_left_alone_with_one_warning(tmp_pat
 
     from redun_fast.executors.slurm import SlurmExecutor
 
+    from redun_fast.signing import new_key, sign
+
     folder = tmp_path / "staging" / "ab12cd34ef56"
     folder.mkdir(parents=True)
     (folder / "owner").write_text("some-other-host 12345 999\n")
+    key = new_key(str(folder / "key"))
     jobs = [(b"e" * 16, "taskhash", (1,), {})]
-    (folder / "chunk_0.pkl").write_bytes(pickle.dumps(jobs))
-    (folder / "chunk_0.pkl.orig").write_bytes(pickle.dumps(jobs))
-    (folder / "chunk_1.pkl").write_bytes(pickle.dumps({"not": "a chunk"}))
+    (folder / "chunk_0.pkl").write_bytes(sign(key, pickle.dumps(jobs)))
+    (folder / "chunk_0.pkl.orig").write_bytes(sign(key, pickle.dumps(jobs)))
+    (folder / "chunk_1.pkl").write_bytes(sign(key, pickle.dumps({"not": "a chunk"})))
     (folder / "log_0.out").write_text("")
     (folder / "notes.txt").write_text("mine")
     executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"))
@@ -132,3 +135,65 @@ def test_stray_files_in_a_staging_folder_are_left_alone_with_one_warning(tmp_pat
     assert len(warnings) == 1
     assert all(name in warnings[0] for name in ("chunk_0.pkl.orig", "chunk_1.pkl", "notes.txt"))
     assert "log_0.out" not in warnings[0] and (folder / "notes.txt").exists()
+
+
+
+class Payload:
+    """Unpickling it leaves a mark: what a forged pickle would do, harmlessly."""
+
+    def __init__(self, mark):
+        self.mark = mark
+
+    def __reduce__(self):
+        return (open, (self.mark, "w"))
+
+
+def test_forged_staging_files_are_never_unpickled(tmp_path, caplog):
+    # Another user (or anyone who can write there) plants pickles in a staging folder: an
+    # unsigned chunk in a left-over folder, a forged result. Neither may be unpickled.
+    import pickle
+
+    from redun_fast.errors import SecurityError
+    from redun_fast.executors.slurm import SlurmExecutor
+    from redun_fast.executors.slurm.executor import _Array
+    from redun_fast.signing import new_key, sign
+
+    mark = tmp_path / "payload-ran"
+    folder = tmp_path / "staging" / "0123456789ab"
+    folder.mkdir(parents=True)
+    (folder / "owner").write_text("some-other-host 12345 999\n")
+    key = new_key(str(folder / "key"))
+    (folder / "chunk_0.pkl").write_bytes(pickle.dumps([(b"f" * 16, Payload(str(mark)), (), {})]))
+    forged_with_another_key = sign(b"k" * 32, pickle.dumps(Payload(str(mark))))
+    (folder / "chunk_1.pkl").write_bytes(forged_with_another_key)
+    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"))
+    executor._find_orphans()
+    assert executor._orphans == {} and not mark.exists()
+    assert "chunk_0.pkl" in caplog.text and "chunk_1.pkl" in caplog.text
+
+    delivered = []
+    job = type("Job", (), {"eval_hash": b"g" * 16, "task": None})()
+    executor._outstanding.add([job], delivered.extend)
+    (folder / "result_0.pkl").write_bytes(pickle.dumps(("results", 0, 0.1, Payload(str(mark)))))
+    executor._collect(_Array(str(folder), "999", {0: [job]}, adopted=False, key=key), 0)
+    assert not mark.exists()
+    [(_, ok, error)] = delivered
+    assert not ok and isinstance(error, SecurityError)
+    assert f"{folder}/result_0.pkl is not signed with this run's key" in str(error)
+
+
+def test_a_staging_folder_of_another_user_is_refused(tmp_path):
+    from redun_fast.errors import SecurityError
+    from redun_fast.executors.slurm import SlurmExecutor
+
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    staging.chmod(0o777)
+    with pytest.raises(SecurityError, match=r"can be written by its group or by others "
+                                            r"\(mode 777\).*chmod go-w"):
+        SlurmExecutor(staging_dir=str(staging)).start()
+    if os.getuid() == 0:  # only root can give a folder away
+        staging.chmod(0o700)
+        os.chown(staging, 65534, 65534)
+        with pytest.raises(SecurityError, match=r"belongs to .*uid 65534.*not to you"):
+            SlurmExecutor(staging_dir=str(staging)).start()

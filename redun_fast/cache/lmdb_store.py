@@ -30,6 +30,7 @@ from redun_fast._records import JobRecords
 from redun_fast._records import decode as decode_records
 from redun_fast.cache.base import CacheError, ResultStore
 from redun_fast.cache.records import ExecutionRecord, JobRecord
+from redun_fast.private import check_private, make_private_dir
 
 logger = logging.getLogger("redun_fast")
 SCHEMA_VERSION = 1
@@ -50,7 +51,7 @@ def _acquire_env(path: str, map_size: int, sync: bool) -> "lmdb.Environment":
         entry = _open_envs.get(path)
         if entry is None:
             env = lmdb.open(path, map_size=map_size, max_dbs=len(_DATABASES), sync=sync,
-                            metasync=sync, max_readers=256)
+                            metasync=sync, max_readers=256, mode=0o600)
             try:
                 _check_complete(env, path)
             except CacheError:
@@ -91,8 +92,11 @@ class LmdbStore(ResultStore):
     """
 
     def __init__(
-        self, path: str, map_size: int = DEFAULT_MAP_SIZE, sync: bool = True, create: bool = True
+        self, path: str, map_size: int = DEFAULT_MAP_SIZE, sync: bool = True, create: bool = True,
+        shared: bool = False,
     ) -> None:
+        """shared: the folder is shared with other users on purpose, so it is not refused for
+        belonging to another user or being group-writable (see the README's Security)."""
         self.path = os.path.abspath(path)
         if not create and not os.path.exists(os.path.join(self.path, "data.mdb")):
             raise CacheError(
@@ -100,7 +104,10 @@ class LmdbStore(ResultStore):
                 "$REDUN_FAST_CACHE_DIR) at an existing cache"
             )
         try:
-            os.makedirs(self.path, exist_ok=True)
+            make_private_dir(self.path, "cache folder", shared)
+            for name in ("data.mdb", "lock.mdb"):
+                if os.path.exists(os.path.join(self.path, name)):
+                    check_private(os.path.join(self.path, name), "cache file", shared)
             _check_writable(self.path)
             self.env = _acquire_env(self.path, map_size, sync)
             self._db = self._open_databases()

@@ -20,7 +20,7 @@ import time
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from redun_fast.errors import SlurmError, TaskOptionError
+from redun_fast.errors import SecurityError, SlurmError, TaskOptionError
 from redun_fast.executors.base import Executor, Outstanding, Deliver, thread_failed
 from redun_fast.executors.protocol import definitions as task_definitions
 from redun_fast.executors.protocol import (
@@ -31,6 +31,8 @@ from redun_fast.executors.slurm.options import SLURM_OPTIONS, sbatch_flags
 from redun_fast.executors.slurm.sbatch import FAILED_STATES
 from redun_fast.options import unknown_options_message
 from redun_fast.pids import alive as pid_alive
+from redun_fast.private import check_private, make_private_dir, write_private
+from redun_fast.signing import new_key, read_key, read_signed, sign
 
 _HOST = socket.gethostname()
 logger = logging.getLogger("redun_fast")
@@ -39,8 +41,10 @@ logger = logging.getLogger("redun_fast")
 class _Array:
     """One submitted array (or one found in the staging folder after a crash)."""
 
-    def __init__(self, folder: str, slurm_id: str, elements: Dict[int, list], adopted: bool):
+    def __init__(self, folder: str, slurm_id: str, elements: Dict[int, list], adopted: bool,
+                 key: bytes):
         self.folder = folder
+        self.key = key  # signs what its elements and the scheduler read (signing.py)
         self.slurm_id = slurm_id
         self.elements = elements  # index -> [job] still waiting for results
         self.adopted = adopted  # left by a scheduler that died
@@ -51,7 +55,7 @@ class SlurmExecutor(Executor):
     """Runs jobs as elements of `sbatch --array` jobs.
 
     staging_dir: shared folder for chunks, results and logs (default: `slurm/` in the
-        scheduler's cache folder).
+        scheduler's cache folder); yours alone (0700), unless `shared` (README: Security).
     jobs_per_element: jobs packed in one element (default: spread a group over up to
         `max_elements` elements). max_array_size: never more elements in one array.
     parallelism: the `%N` of --array (elements running at once). retries: default number of
@@ -64,7 +68,8 @@ class SlurmExecutor(Executor):
     def __init__(self, staging_dir: Optional[str] = None, jobs_per_element: Optional[int] = None,
                  max_elements: int = 200, max_array_size: int = 1000,
                  parallelism: Optional[int] = None, poll_interval: float = 1.0,
-                 submit_delay: float = 0.2, retries: int = 0, **options: Any) -> None:
+                 submit_delay: float = 0.2, retries: int = 0, shared: bool = False,
+                 **options: Any) -> None:
         unknown = sorted(set(options) - set(SLURM_OPTIONS))
         if unknown:
             raise TaskOptionError(unknown_options_message(unknown))
@@ -77,6 +82,7 @@ class SlurmExecutor(Executor):
         self.poll_interval = poll_interval
         self.submit_delay = submit_delay
         self.retries = retries
+        self.shared = shared
         self.options = options
         self._lock = threading.Condition()
         self._pending: List[Any] = []
@@ -103,7 +109,7 @@ class SlurmExecutor(Executor):
                 if self._thread.is_alive():
                     return
                 self._forget()  # the thread failed: start afresh
-            os.makedirs(self.staging_dir, exist_ok=True)
+            make_private_dir(self.staging_dir, "Slurm staging folder", self.shared)
             self._find_orphans()
             self._stopping = False
             self._outstanding = Outstanding()
@@ -204,7 +210,8 @@ class SlurmExecutor(Executor):
         per = self.jobs_per_element or math.ceil(len(items) / self.max_elements)
         per = max(per, math.ceil(len(items) / self.max_array_size))
         folder = os.path.join(self.staging_dir, uuid.uuid4().hex[:12])
-        os.makedirs(folder)
+        os.makedirs(folder, mode=0o700)
+        key = new_key(os.path.join(folder, "key"))
         elements: Dict[int, list] = {}
         for start in range(0, len(items), per):
             chunk = items[start:start + per]
@@ -215,15 +222,13 @@ class SlurmExecutor(Executor):
             if data is None:
                 continue
             index = len(elements)
-            with open(os.path.join(folder, f"chunk_{index}.pkl"), "wb") as out:
-                out.write(data)
+            write_private(os.path.join(folder, f"chunk_{index}.pkl"), sign(key, data))
             elements[index] = chunk
         if not elements:
             shutil.rmtree(folder, ignore_errors=True)
             return
-        with open(os.path.join(folder, "tasks.pkl"), "wb") as out:
-            out.write(pickle.dumps(list(sys.path), protocol=5))
-            out.write(ship(definitions))
+        write_private(os.path.join(folder, "tasks.pkl"), sign(key, pickle.dumps(
+            (list(sys.path), ship(definitions)), protocol=5)))
         script = os.path.join(folder, "array.sbatch")
         with open(script, "w") as out:
             out.write(slurm.render_script(folder, len(elements), flags, self.parallelism,
@@ -239,7 +244,7 @@ class SlurmExecutor(Executor):
         self.sbatch_calls += 1
         self.elements_submitted += len(elements)
         self.array_ids.append(slurm_id)
-        self._arrays[folder] = _Array(folder, slurm_id, elements, adopted=False)
+        self._arrays[folder] = _Array(folder, slurm_id, elements, adopted=False, key=key)
 
     def _poll(self) -> None:
         waiting = [a for a in self._arrays.values() if a.elements]
@@ -268,13 +273,19 @@ class SlurmExecutor(Executor):
         """Ingest an element's result file if it is there."""
         path = os.path.join(array.folder, f"result_{index}.pkl")
         try:
-            with open(path, "rb") as result:
-                _, _, _, payload = pickle.load(result)
+            signed = read_signed(array.key, path)
         except FileNotFoundError:
             return False
+        except SecurityError as error:  # never unpickled: its jobs fail, saying why
+            signed, forged = None, error
         waiting = {job.eval_hash: job for job in array.elements.pop(index)}
         try:
+            if signed is None:
+                raise forged
+            _, _, _, payload = pickle.loads(signed)
             results = load_results(payload)
+        except SecurityError as error:
+            self._fail(list(waiting.values()), error)
         except Exception as error:  # a value this process cannot unpickle
             self._outstanding.deliver([(job, False, unreadable_result(job.task.fullname, error))
                                        for job in waiting.values()])
@@ -357,14 +368,20 @@ class SlurmExecutor(Executor):
                 continue
             if alive:
                 continue  # another scheduler is running it
-            array = _Array(folder, slurm_id, {}, adopted=True)
+            try:  # only what this user wrote, and signed
+                check_private(folder, "Slurm staging folder")
+                key = read_key(os.path.join(folder, "key"))
+            except (OSError, SecurityError):
+                strange.append(folder)
+                continue
+            array = _Array(folder, slurm_id, {}, adopted=True, key=key)
             for entry in sorted(os.listdir(folder)):
                 match = _CHUNK_RE.match(entry)
                 if match is None:
                     if not _STAGED_RE.match(entry):
                         strange.append(os.path.join(folder, entry))
                     continue
-                jobs = _read_chunk(os.path.join(folder, entry))
+                jobs = _read_chunk(os.path.join(folder, entry), key)
                 if jobs is None:
                     strange.append(os.path.join(folder, entry))
                     continue
@@ -379,14 +396,15 @@ class SlurmExecutor(Executor):
 
 _CHUNK_RE = re.compile(r"^chunk_(\d+)\.pkl$")
 # Everything else an array's folder holds (see _submit_array, _collect and worker.py).
-_STAGED_RE = re.compile(r"^(result_\d+\.pkl(\.tmp)?|log_\d+\.out|tasks\.pkl|array\.sbatch|owner)$")
+_STAGED_RE = re.compile(
+    r"^(result_\d+\.pkl(\.tmp)?|log_\d+\.out|tasks\.pkl|array\.sbatch|owner|key)$")
 
 
-def _read_chunk(path: str) -> Optional[list]:
-    """The jobs of a chunk (eval hash first), or None if it is not a chunk we wrote."""
+def _read_chunk(path: str, key: bytes) -> Optional[list]:
+    """The jobs of a chunk (eval hash first), or None if it is not a chunk we wrote and
+    signed."""
     try:
-        with open(path, "rb") as chunk:
-            jobs = pickle.load(chunk)
+        jobs = pickle.loads(read_signed(key, path))
     except Exception:
         return None
     if not isinstance(jobs, list) or not all(

@@ -2,29 +2,32 @@
 
 Runs the jobs of FOLDER/chunk_INDEX.pkl (jobs keyed by eval hash, see protocol.py) and writes
 FOLDER/result_INDEX.pkl atomically (write, then rename), so the scheduler, or a later one
-after a crash, sees all of it or nothing. Never opens the cache: only the scheduler does.
+after a crash, sees all of it or nothing. What it reads and writes is signed with the key in
+FOLDER/key (signing.py): nothing unsigned is unpickled. Never opens the cache.
 """
 import os
 import pickle
 import sys
 
 from redun_fast.executors.protocol import load_definitions, run_and_encode
+from redun_fast.private import write_private
+from redun_fast.signing import read_key, read_signed, sign
 
 
 def main(folder: str, index: int) -> None:
-    with open(os.path.join(folder, "tasks.pkl"), "rb") as tasks:
-        sys.path[:] = pickle.load(tasks)  # before the definitions: they may import user modules
-        definitions = pickle.load(tasks)
+    key = read_key(os.path.join(folder, "key"))
+    sys_path, definitions = pickle.loads(read_signed(key, os.path.join(folder, "tasks.pkl")))
+    sys.path[:] = sys_path  # before the definitions: they may import user modules
     functions, names = {}, {}
-    load_definitions(definitions, functions, names)
-    with open(os.path.join(folder, f"chunk_{index}.pkl"), "rb") as chunk:
-        jobs = pickle.load(chunk)
+    load_definitions(pickle.loads(definitions), functions, names)
+    jobs = pickle.loads(read_signed(key, os.path.join(folder, f"chunk_{index}.pkl")))
     data = run_and_encode(index, functions, names, jobs)
     final = os.path.join(folder, f"result_{index}.pkl")
-    with open(final + ".tmp", "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
+    if os.path.exists(final + ".tmp"):  # left by an earlier try of this element
+        os.unlink(final + ".tmp")
+    write_private(final + ".tmp", sign(key, data))
+    with open(final + ".tmp", "rb") as written:
+        os.fsync(written.fileno())
     os.rename(final + ".tmp", final)
     sys.stdout.flush()
 
