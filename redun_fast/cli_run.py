@@ -123,11 +123,39 @@ def task_arguments(task: Task, argv: List[str]) -> dict:
         else:
             parser.add_argument(*flags, dest=name, required=required, default=default,
                                 type=kind if callable(kind) else str)
-    values = vars(parser.parse_args(argv))
+    values = vars(parser.parse_args(_negative_numbers_attached(argv)))
     for name in list_params:  # --samples a b,c -> ["a", "b", "c"]
         if values[name] is not None and values[name] is not task.signature.parameters[name].default:
             values[name] = [item for group in values[name] for item in group]
     return values
+
+
+def _negative_numbers_attached(argv: List[str]) -> List[str]:
+    """`--x -inf` as `--x=-inf`: argparse takes "-inf" (or "-1e3") for an option otherwise."""
+    joined: List[str] = []
+    for token in argv:
+        previous = joined[-1] if joined else ""
+        if token.startswith("-") and _is_number(token) and previous.startswith("--") and (
+                "=" not in previous):
+            joined[-1] = f"{previous}={token}"
+        else:
+            joined.append(token)
+    return joined
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def task_call(task: Task, values: dict) -> Any:
+    """The task's call from parsed arguments: positional-only parameters by position."""
+    params = task.signature.parameters.values()
+    args = [values.pop(param.name) for param in params if param.kind is param.POSITIONAL_ONLY]
+    return task(*args, **values)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -151,7 +179,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     with scheduler:
         scheduler.logger.setLevel(logging.WARNING if args.quiet else args.log_level)
         try:
-            result = scheduler.run(task(**kwargs), cache=not args.no_cache, dryrun=args.dryrun)
+            result = scheduler.run(task_call(task, kwargs), cache=not args.no_cache,
+                                   dryrun=args.dryrun)
         except DryRunResult as dry:
             cached = scheduler.job_counts.get_all()["CACHED"]
             print(f"Dryrun: {cached} jobs cached, {len(dry.would_run)} would run "

@@ -95,3 +95,33 @@ def test_user_errors_are_one_line_and_exit_2(folder, args, message):
     assert out.returncode == 2
     assert out.stderr.startswith("redun_fast run: error: ") and message in out.stderr
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+ODD_SIGNATURES = """
+from redun_fast import task
+
+@task(namespace="odd")
+def shift(offset: float, /, scale: float = 1.0) -> float:
+    return offset * scale
+"""
+
+
+def test_positional_only_parameters_and_negative_numbers(tmp_path):
+    # `offset` (positional-only) failed with a traceback; `-inf` was "expected one argument".
+    (tmp_path / "odd.py").write_text(textwrap.dedent(ODD_SIGNATURES))
+    out = redun_fast(tmp_path, "run", "--quiet", "odd.py", "shift", "--offset", "-inf",
+                     "--scale", "2")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "-inf"
+    out = redun_fast(tmp_path, "run", "--quiet", "odd.py", "shift", "--offset", "-1.5e1",
+                     "--scale=-2")
+    assert (out.returncode, out.stdout.strip()) == (0, "30.0")
+
+
+def test_a_cache_path_that_is_not_utf8_is_named_in_the_error(tmp_path):
+    (tmp_path / "wf.py").write_text(textwrap.dedent(WORKFLOW))
+    bad = os.fsdecode(bytes(tmp_path / "cache") + b"\xff")
+    out = subprocess.run(["redun_fast", "--cache-dir", bad, "log"], capture_output=True,
+                         timeout=120)
+    assert out.returncode == 2
+    assert b"is not valid UTF-8" in out.stderr and bytes(tmp_path) in out.stderr

@@ -98,6 +98,11 @@ class LmdbStore(ResultStore):
         """shared: the folder is shared with other users on purpose, so it is not refused for
         belonging to another user or being group-writable (see the README's Security)."""
         self.path = os.path.abspath(path)
+        try:
+            self.path.encode("utf-8")
+        except UnicodeEncodeError:  # LMDB takes its path as UTF-8
+            raise CacheError(f"the cache path {self.path!r} is not valid UTF-8, which LMDB "
+                             "needs; choose another cache_dir / --cache-dir") from None
         if not create and not os.path.exists(os.path.join(self.path, "data.mdb")):
             raise CacheError(
                 f"no cache at {self.path}: run a workflow first, or point --cache-dir (or "

@@ -213,8 +213,10 @@ def limit_file_size(limit):
 
 def mount_small_tmpfs(path, size):
     path.mkdir()
-    out = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                         capture_output=True, text=True)
+    # mode=0700: a tmpfs is world-writable (1777) by default, and a cache others can write is
+    # refused (README: Security).
+    out = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
+                          str(path)], capture_output=True, text=True)
     if out.returncode != 0:
         pytest.skip(f"cannot mount a small filesystem here ({out.stderr.strip()}); the "
                     "RLIMIT_FSIZE variant covers a full disk")
