@@ -9,6 +9,7 @@
     redun_fast config                  the effective settings, and where each comes from
 """
 import argparse
+import collections
 import datetime
 import sys
 import time
@@ -57,11 +58,26 @@ def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
             datetime.datetime.fromtimestamp(execution.end or execution.start)):
         print(line)
     failed = [job for job in store.job_records(execution.id) if job.status == "FAILED"]
-    for job in failed:
+    for job in failed[:SHOWN_FAILURES]:
         print(f"\n*** Failed job {job.job_id:016x}:  {job.task_name}"
               f" (eval_hash={job.eval_hash.hex()[:8]})")
         print("    " + (job.error or "").rstrip("\n").replace("\n", "\n    "))
+    if len(failed) > SHOWN_FAILURES:  # thousands of tracebacks help no one: count the rest
+        kinds = collections.Counter((job.task_name, _error_kind(job.error))
+                                    for job in failed[SHOWN_FAILURES:])
+        print(f"\n*** {len(failed) - SHOWN_FAILURES:,} more failed jobs:")
+        for (task_name, kind), count in kinds.most_common():
+            print(f"    {count:>8,}  {task_name}: {kind}")
     return 0
+
+
+SHOWN_FAILURES = 5  # failed jobs `log ID` shows in full; the others are counted by error
+
+
+def _error_kind(error: Optional[str]) -> str:
+    """The exception's type, from the last line of a stored traceback ("ValueError: ...")."""
+    lines = (error or "").strip().splitlines()
+    return lines[-1].split(":", 1)[0] if lines else "(no error text)"
 
 
 def cmd_cache(store: LmdbStore, args: argparse.Namespace) -> int:

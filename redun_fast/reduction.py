@@ -21,7 +21,8 @@ from redun_fast._ledger import RunLedger
 from redun_fast._scheduler_nodes import node_for
 from redun_fast._status import JobStatus
 from redun_fast.cache.serialize import dumps, loads
-from redun_fast.errors import DryRunResult, SchedulerError  # noqa: F401  (raised from here)
+# (DryRunResult: importable from here, as before.)
+from redun_fast.errors import DryRunResult, SchedulerError  # noqa: F401
 from redun_fast.executors.base import run_job
 from redun_fast.limits import Limits
 from redun_fast.progress import Progress

@@ -138,7 +138,7 @@ def test_a_run_whose_scheduler_is_gone_is_shown_interrupted(tmp_path, how):
     listing = redun_fast("log", cache=cache).stdout
     assert re.search(r" interrupted +0 ", listing), listing
     execution_id = listing.splitlines()[1].split()[0]
-    assert f": interrupted" in redun_fast("log", execution_id, cache=cache).stdout
+    assert ": interrupted" in redun_fast("log", execution_id, cache=cache).stdout
 
 
 PARENT_AND_SLOW_CHILD = """
@@ -216,3 +216,36 @@ def test_damaged_run_records_are_skipped_with_a_warning(cache):
     pruned = redun_fast("cache", "prune", "--older-than", "0", cache=cache)
     assert pruned.returncode == 0, pruned.stderr
     assert "removed" in pruned.stdout
+
+
+ALL_FAIL = """
+import sys
+from redun_fast import Scheduler, catch_all, task
+
+@task
+def check(x):
+    if x % 3:
+        raise ValueError(f"sample {x} is bad")
+    raise KeyError(x)
+
+Scheduler(executor="inline", cache_dir=sys.argv[1]).run(catch_all([check(i) for i in range(600)]))
+"""
+
+
+def test_log_of_a_run_with_many_failures_shows_a_few_and_counts_the_rest(tmp_path):
+    # Every failure's traceback in full: 600 jobs printed thousands of lines.
+    script = tmp_path / "all_fail.py"
+    script.write_text(ALL_FAIL)
+    cache = tmp_path / "cache"
+    assert subprocess.run([sys.executable, str(script), str(cache)],
+                          capture_output=True).returncode != 0
+    execution_id = redun_fast("log", cache=cache).stdout.splitlines()[1].split()[0]
+    shown = redun_fast("log", execution_id, cache=cache).stdout
+    assert shown.count("*** Failed job") == 5
+    assert "*** 596 more failed jobs:" in shown  # 600 checks and the root failed
+    # Of 600 checks, 200 raise KeyError (0, 3, ...) and 400 ValueError; the first five are
+    # shown (0 to 4: two KeyErrors); catch_all's root job fails with the first error.
+    counts = re.findall(r"^ +([\d,]+)  (\S+): (\w+)$", shown, re.M)
+    assert counts == [("397", "check", "ValueError"), ("198", "check", "KeyError"),
+                      ("1", "redun.root_task", "KeyError")]
+    assert len(shown.splitlines()) < 120

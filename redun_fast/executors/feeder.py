@@ -153,8 +153,8 @@ class Feeder:
         try:
             results = load_results(payload)
         except Exception as error:
-            self._alone_or_failed(items, suspect,
-                                  lambda job: unreadable_result(job.task.fullname, error))
+            self._alone_or_failed(items, suspect, lambda job, error=error: unreadable_result(
+                job.task.fullname, error))
             return
         self.outstanding.deliver(to_results(results, items.__getitem__))
 
