@@ -179,7 +179,9 @@ class SlurmExecutor(Executor):
         pending, self._pending = self._pending, []
         return pending
 
-    def _submit(self, jobs: List[Any]) -> None:
+    def _submit(self, jobs: List[Any], alone: bool = False) -> None:
+        """Submit jobs grouped by resources; `alone`: one job per element (to find which of
+        an element's jobs is at fault)."""
         groups: Dict[tuple, list] = {}
         for job in jobs:
             orphan = self._orphans.pop(job.eval_hash, None)
@@ -190,9 +192,9 @@ class SlurmExecutor(Executor):
             flags = sbatch_flags({**self.options, **job.task.task_options})  # checked: @task
             groups.setdefault(flags, []).append(job)
         for flags, group in groups.items():
-            self._submit_array(flags, group)
+            self._submit_array(flags, group, alone)
 
-    def _submit_array(self, flags: tuple, items: list) -> None:
+    def _submit_array(self, flags: tuple, items: list, alone: bool = False) -> None:
         # Functions first: a task that cannot travel fails its jobs and leaves the others.
         definitions, unshippable = [], set()
         for task in {job.task.hash: job.task for job in items}.values():
@@ -207,7 +209,7 @@ class SlurmExecutor(Executor):
                      if job.task.hash not in unshippable or not self._fail_unshippable(job)]
         if not items:
             return
-        per = self.jobs_per_element or math.ceil(len(items) / self.max_elements)
+        per = 1 if alone else self.jobs_per_element or math.ceil(len(items) / self.max_elements)
         per = max(per, math.ceil(len(items) / self.max_array_size))
         folder = os.path.join(self.staging_dir, uuid.uuid4().hex[:12])
         os.makedirs(folder, mode=0o700)
@@ -287,8 +289,12 @@ class SlurmExecutor(Executor):
         except SecurityError as error:
             self._fail(list(waiting.values()), error)
         except Exception as error:  # a value this process cannot unpickle
-            self._outstanding.deliver([(job, False, unreadable_result(job.task.fullname, error))
-                                       for job in waiting.values()])
+            if len(waiting) > 1:  # run each alone: only the one at fault fails
+                self._submit(list(waiting.values()), alone=True)
+            else:
+                self._outstanding.deliver([(job, False, unreadable_result(job.task.fullname,
+                                                                          error))
+                                           for job in waiting.values()])
         else:
             self._outstanding.deliver(to_results(results, waiting.get))
         self._show_log(array, index)
