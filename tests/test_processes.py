@@ -11,6 +11,7 @@ import psutil
 import pytest
 
 from redun_fast import Scheduler, catch, task
+from unloadable import maybe_unloadable
 from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.cache.serialize import SerializationError
 from redun_fast.executors import ProcessExecutor
@@ -261,34 +262,18 @@ def test_large_arguments_and_results_travel_through_shared_memory(scheduler):
     assert set(os.listdir("/dev/shm")) == before  # spill files are removed once read
 
 
-def _refuse_to_load():
-    raise RuntimeError("this value cannot be loaded here")
-
-
-class LoadsNowhere:
-    """Pickles fine in the worker; unpickling it (in the scheduler) raises."""
-
-    def __reduce__(self):
-        return (_refuse_to_load, ())
-
-
-@task
-def maybe_unloadable(x):
-    return LoadsNowhere() if x == 7 else x
-
-
 def test_a_result_the_scheduler_cannot_unpickle_fails_only_its_job(tmp_path):
     # It used to raise in the pool's thread: ExecutorError for every job the pool held.
     store = LmdbStore(str(tmp_path / "cache"))
     with Scheduler(executor="processes", max_workers=2, store=store) as scheduler:
-        with pytest.raises(SerializationError, match=r"the result of procs.maybe_unloadable "
+        with pytest.raises(SerializationError, match=r"the result of unloadable.maybe_unloadable "
                                                      r"cannot be unpickled in the scheduler "
                                                      r"\(RuntimeError: this value cannot be"):
-            scheduler.run([maybe_unloadable(i) for i in range(300)])
+            scheduler.run([maybe_unloadable(i, 7) for i in range(300)])
         # The run ends at the first failure, so jobs still running are abandoned: only the
         # one job failed, and its neighbours in the batch went on.
-        assert scheduler.job_counts.get("procs.maybe_unloadable")["FAILED"] == 1
-        assert scheduler.run([maybe_unloadable(i) for i in range(300) if i != 7]) == [
+        assert scheduler.job_counts.get("unloadable.maybe_unloadable")["FAILED"] == 1
+        assert scheduler.run([maybe_unloadable(i, 7) for i in range(300) if i != 7]) == [
             i for i in range(300) if i != 7]
 
 

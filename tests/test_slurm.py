@@ -15,6 +15,7 @@ import time
 import pytest
 
 from redun_fast import Scheduler, task
+from unloadable import maybe_unloadable
 from redun_fast.executors.processes import RemoteTraceback
 from redun_fast.executors.slurm import SlurmError, SlurmExecutor
 
@@ -335,31 +336,15 @@ def test_a_staging_folder_with_spaces_and_percent_signs(tmp_path, capsys):
     assert "start add(2, 3)" in capsys.readouterr().out  # the element's log was found
 
 
-def _refuse_to_load():
-    raise RuntimeError("this value cannot be loaded here")
-
-
-class LoadsNowhere:
-    """Pickles fine in the element; unpickling it (in the scheduler) raises."""
-
-    def __reduce__(self):
-        return (_refuse_to_load, ())
-
-
-@task
-def maybe_unloadable(x):
-    return LoadsNowhere() if x == 2 else x
-
-
 def test_a_result_the_scheduler_cannot_unpickle_fails_only_its_job(tmp_path):
     # The element's results are one file: its jobs run again one per element, and only the
     # job whose result cannot be loaded fails (as on the pool).
     from redun_fast.errors import SerializationError
 
     with slurm_scheduler(tmp_path, jobs_per_element=10) as scheduler:
-        with pytest.raises(SerializationError, match=r"the result of slurmtest.maybe_unloadable "
+        with pytest.raises(SerializationError, match=r"the result of unloadable.maybe_unloadable "
                                                      r"cannot be unpickled in the scheduler"):
-            scheduler.run([maybe_unloadable(i) for i in range(4)])
-        counts = scheduler.job_counts.get("slurmtest.maybe_unloadable")
+            scheduler.run([maybe_unloadable(i, 2) for i in range(4)])
+        counts = scheduler.job_counts.get("unloadable.maybe_unloadable")
         assert counts["FAILED"] == 1
-        assert scheduler.run([maybe_unloadable(i) for i in (0, 1, 3)]) == [0, 1, 3]
+        assert scheduler.run([maybe_unloadable(i, 2) for i in (0, 1, 3)]) == [0, 1, 3]
