@@ -88,6 +88,12 @@ def test_slurm_options_become_sbatch_flags():
     # The scheduler's options are not Slurm's business: they make no flags.
     assert sbatch_flags({"nout": 2, "limits": ["db"], "cache": False, "retries": 1}) == ()
     assert set(SLURM_OPTIONS) >= {"cpus", "memory", "time", "partition", "sbatch_args"}
+    # None leaves an option unset, at definition and in the flags (as before the registry).
+    def unset(x):
+        return x
+
+    assert task(cpus=None, partition=None, memory=None)(unset).get_option("cpus") is None
+    assert sbatch_flags({"cpus": None, "partition": None, "sbatch_args": None}) == ()
 
 
 @pytest.mark.parametrize("options, message", [

@@ -14,6 +14,8 @@ _TIME_RE = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")
 
 def _count(name: str, minimum: int, what: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
+        if value is None:  # unset, as before
+            return
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ValueError(f"{name}={value!r} must be a {what} integer")
 
@@ -21,6 +23,8 @@ def _count(name: str, minimum: int, what: str) -> Callable[[Any], None]:
 
 
 def _memory(value: Any) -> None:
+    if value is None:
+        return
     number = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
     if not number and not (isinstance(value, str) and _MEMORY_RE.match(value)):
         raise ValueError(f"memory={value!r} must be GiB as a number (4, 0.5) or a Slurm size "
@@ -28,6 +32,8 @@ def _memory(value: Any) -> None:
 
 
 def _time(value: Any) -> None:
+    if value is None:
+        return
     minutes = isinstance(value, int) and not isinstance(value, bool) and value > 0
     if not minutes and not (isinstance(value, str) and _TIME_RE.match(value)):
         raise ValueError(f"time={value!r} must be minutes (an int) or a Slurm time such as "
@@ -36,7 +42,7 @@ def _time(value: Any) -> None:
 
 def _name(name: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
-        if not isinstance(value, str) or not value:
+        if value is not None and (not isinstance(value, str) or not value):
             raise ValueError(f"{name}={value!r} must be a non-empty string")
 
     return check
@@ -67,7 +73,7 @@ SLURM_OPTIONS = tuple(SLURM_TASK_OPTIONS)
 def check_slurm_options(options: Dict[str, Any]) -> None:
     """Check the Slurm options among `options` (a ValueError names the bad one)."""
     for name, value in options.items():
-        if name in SLURM_TASK_OPTIONS and value is not None:
+        if name in SLURM_TASK_OPTIONS:
             SLURM_TASK_OPTIONS[name][0](value)
 
 
