@@ -48,6 +48,10 @@ cdef class Dispatch:
             found = self.plans[task] = (mode, task.get_option("executor") or "default")
         return <tuple>found
 
+    cpdef str executor_of(self, task):
+        """The name of the executor that runs `task`'s jobs ("default" unless it says)."""
+        return self.plan_of(task)[1]
+
     cpdef list replay(self, list jobs, list found):
         """Replay the jobs whose cached result was found (unless their task has cache=False);
         return the others, which must run."""

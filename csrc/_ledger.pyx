@@ -25,7 +25,7 @@ cdef class RunLedger:
         """Move the job to the `status` column of its task's row."""
         row = self.rows.get(job.task.fullname)
         if row is None:
-            row = self.rows[job.task.fullname] = [0, 0, 0, 0, 0]
+            row = self.rows[job.task.fullname] = [0] * (DONE + 1)  # a column per status
         if job.status != NEW:
             (<list>row)[job.status] -= 1
         (<list>row)[status] += 1

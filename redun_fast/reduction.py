@@ -225,8 +225,7 @@ class Reduction:
             if not job.task.runs_in_scheduler:
                 self.would_run.append(job)
                 if self.ledger.log is not None:
-                    executor_name = job.task.get_option("executor") or "default"
-                    self.log_job("Dryrun", job, f" on {executor_name}")
+                    self.log_job("Dryrun", job, f" on {self.dispatch.executor_of(job.task)}")
         return [job for job in jobs if job.task.runs_in_scheduler]
 
     def unreadable(self, job: Job, error: Exception) -> None:
