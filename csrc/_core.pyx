@@ -30,6 +30,17 @@ DEF NAN_BITS = 0x7FF8000000000000
 
 
 cdef dict _type_names = {}  # type -> "module.qualname": formatting it was a third of a hook
+# type -> hash(obj): for classes that cannot carry a __redun_hash__ of their own (the
+# ProxyValues of redun_fast.value); looked up only for types outside the built-in ones.
+cdef dict _hash_hooks = {}
+
+
+def set_hash_hook(type cls, hook):
+    """Hash instances of `cls` with `hook(obj)` (a str or bytes), or stop if hook is None."""
+    if hook is None:
+        _hash_hooks.pop(cls, None)
+    else:
+        _hash_hooks[cls] = hook
 
 
 cdef str _type_name(type cls):
@@ -185,9 +196,19 @@ cdef class Encoder:
                 self.tag(b"h")
                 self.put_str(_type_name(cls))
                 return self.put_bytes(own_hash)
-        hook = getattr(cls, "__redun_hash__", None)
+        hook = _hash_hooks.get(cls)
+        if hook is None:
+            hook = getattr(cls, "__redun_hash__", None)
         if hook is not None:
-            own_hash = hook(obj)
+            try:
+                own_hash = hook(obj)
+            except (HashError, RecursionError):
+                raise
+            except Exception as error:  # a custom Value's get_hash: name it, and the fix
+                raise HashError(
+                    f"the hash of a {_type_name(cls)} failed: {type(error).__name__}: {error}; "
+                    "fix its get_hash() (or __redun_hash__), or pass a value that can be hashed"
+                ) from error
             self.tag(b"h")
             self.put_str(_type_name(cls))
             if isinstance(own_hash, str):

@@ -5,7 +5,9 @@ Out: a new job is replayed from the cache when its result was found (`replay`), 
 running and grouped for its executor (`plan`). Back: an executor's result is serialized for
 the store and handed to the graph, which reduces any expressions inside it (`ingest`). The
 Reduction owns this bridge and the store: it looks jobs up, passes the results in, and gives
-the serializer (`loads`, `dumps`), so nothing here does I/O or imports the cache.
+the serializer (`loads`, `load_checked`, `dumps`), so nothing here does I/O or imports the
+cache. A stored result that holds values with a validity check (Files) is marked (its first
+byte is CHECKED, cache/serialize.py): only those rows go through `load_checked`.
 """
 import pickle
 
@@ -16,6 +18,7 @@ from redun_fast._status cimport PENDING
 
 DEF READS_CACHE = 1  # the task reads the cache (its `cache` option is true)
 DEF IN_SCHEDULER = 2  # the task runs in the scheduler (Task.runs_in_scheduler: root_task)
+DEF CHECKED = 86  # ord("V"): cache/serialize.py's mark of a result whose values are checked
 
 # A task that runs in the scheduler only unquotes its argument: the store keeps that it ran,
 # and a replay runs it again rather than unpickling a whole expression tree.
@@ -26,17 +29,20 @@ cdef class Dispatch:
     cdef Graph graph
     cdef RunLedger ledger
     cdef object loads  # bytes -> value
-    cdef object dumps  # (value, task name) -> bytes; raises an error naming the task
-    cdef object unreadable  # unreadable(job, error): a cached result that cannot be loaded
+    cdef object load_checked  # marked bytes -> value; raises StaleResultError if one is stale
+    cdef object dumps  # (value, task name, eval hash) -> bytes, or (bytes, postprocessed
+                       # value); raises an error naming the task
+    cdef object not_replayed  # (job, error): its cached result is stale or cannot be loaded
     cdef dict plans  # task -> (mode bits, executor name): options read once per task and run
     cdef public Py_ssize_t running  # jobs handed to executors and not back yet
 
-    def __init__(self, Graph graph, loads, dumps, unreadable):
+    def __init__(self, Graph graph, loads, load_checked, dumps, not_replayed):
         self.graph = graph
         self.ledger = graph.ledger
         self.loads = loads
+        self.load_checked = load_checked
         self.dumps = dumps
-        self.unreadable = unreadable
+        self.not_replayed = not_replayed
         self.plans = {}
         self.running = 0
 
@@ -70,10 +76,14 @@ cdef class Dispatch:
             try:
                 if type(data) is not bytes:  # the store found the entry damaged
                     raise data
-                result = (job.task.func(*job.args, **job.kwargs) if mode & IN_SCHEDULER
-                          else self.loads(data))
-            except Exception as error:  # e.g. the class of a cached value was renamed since
-                self.unreadable(job, error)
+                if mode & IN_SCHEDULER:
+                    result = job.task.func(*job.args, **job.kwargs)
+                elif (<bytes>data)[0] == CHECKED:
+                    result = self.load_checked(data)
+                else:
+                    result = self.loads(data)
+            except Exception as error:  # a stale File; the class of a cached value renamed
+                self.not_replayed(job, error)
                 to_run.append(job)
                 continue
             self.ledger.cached(job, now)
@@ -113,10 +123,12 @@ cdef class Dispatch:
                 data = RAN_IN_SCHEDULER
             else:
                 try:
-                    data = self.dumps(value, job.task.fullname)
+                    data = self.dumps(value, job.task.fullname, job.eval_hash)
                 except Exception as error:  # not picklable: the job fails, nothing is stored
                     self.graph.fail(job, error)
                     continue
+                if type(data) is tuple:  # postprocessing replaced values inside the result
+                    data, value = data
             self.ledger.store(job.eval_hash, data)
             self.graph.wait_for(job, value)  # the result may hold more expressions to reduce
             if job.state == PENDING:

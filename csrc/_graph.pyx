@@ -22,6 +22,16 @@ from redun_fast._status cimport NEW, PENDING, DONE, FAILED
 
 DEF SCRAMBLE = 0x9E3779B97F4A7C15  # odd: consecutive job numbers look random in the logs
 
+# (args, kwargs) -> None, or the arguments with Values preprocessed (redun's Value.preprocess,
+# before the call is hashed). Set by redun_fast.value once a Value class defines preprocess:
+# until then a job pays one pointer comparison for it.
+cdef object _preprocess = None
+
+
+def use_preprocess(hook):
+    global _preprocess
+    _preprocess = hook
+
 
 cdef inline _add_parent(Node child, Node parent):
     if child.parents is None:
@@ -290,6 +300,15 @@ cdef class Graph:
         task = expr.task
         # A plain call whose arguments held no expressions was hashed as exactly this call.
         eval_hash = expr._hash if node.concrete and type(expr) is TaskExpression else None
+        if _preprocess is not None:
+            try:
+                preprocessed = _preprocess(args, kwargs)
+            except Exception as error:
+                self.fail(node, error)
+                return
+            if preprocessed is not None:
+                args, kwargs = preprocessed
+                eval_hash = None
         if eval_hash is None:
             try:
                 eval_hash = eval_digest(task.digest, args, kwargs)

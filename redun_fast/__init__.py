@@ -22,27 +22,41 @@ from redun_fast.expression import (
     TaskExpression,
     quote,
 )
+from redun_fast.file import ContentDir, ContentFile, Dir, File, FileSet, StagingDir, StagingFile
 from redun_fast.scheduler import Scheduler
+from redun_fast.scripting import script
 from redun_fast.task import PartialTask, Task, get_task_registry, namespace, task
+from redun_fast.value import ProxyValue, Value, get_type_registry
 
 __version__ = "0.1.0"
 
 __all__ = _errors + [
+    "ContentDir",
+    "ContentFile",
+    "Dir",
     "Expression",
+    "File",
+    "FileSet",
     "PartialTask",
+    "ProxyValue",
     "QuotedExpression",
     "Scheduler",
     "SimpleExpression",
+    "StagingDir",
+    "StagingFile",
     "Task",
     "TaskExpression",
+    "Value",
     "catch",
     "catch_all",
     "cond",
     "functools",
     "get_task_registry",
+    "get_type_registry",
     "namespace",
     "quote",
     "root_task",
+    "script",
     "task",
     "throw",
 ]

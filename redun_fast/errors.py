@@ -38,6 +38,45 @@ class SerializationError(TypeError):
     """A task result that cannot be stored."""
 
 
+class StaleResultError(Exception):
+    """A cached result holds a value that is no longer valid (a File changed or deleted since
+    it was stored): the job runs again instead of replaying it."""
+
+
+class ScriptError(RuntimeError):
+    """A script() command exited with an error; the message has its exit code and the last
+    lines of its stderr."""
+
+    def __init__(self, message: str, returncode: int = 1, stderr: bytes = b"") -> None:
+        super().__init__(message)
+        self.returncode = returncode
+        self.stderr = stderr
+
+    def __reduce__(self) -> tuple:  # travels back from a worker with its fields
+        return type(self), (self.args[0], self.returncode, self.stderr)
+
+
+class FileError(OSError):
+    """A File or Dir that cannot be used as asked; the subclasses below are also the OSError
+    that Python raises for the same problem, so `except FileNotFoundError` still works."""
+
+
+class FileMissingError(FileError, FileNotFoundError):
+    """A File or Dir read, copied or hashed that does not exist."""
+
+
+class FileIsDirectoryError(FileError, IsADirectoryError):
+    """A folder used as a File (use Dir)."""
+
+
+class FilePermissionError(FileError, PermissionError):
+    """A path this user may not read or write."""
+
+
+class FileSchemeError(FileError):
+    """A path whose scheme (s3://, gs://, ...) has no filesystem here."""
+
+
 class CacheError(RuntimeError):
     """The store cannot be used: not a store, written by a newer schema, unreadable, full disk."""
 

@@ -20,9 +20,9 @@ from redun_fast._graph import Graph, Job
 from redun_fast._ledger import RunLedger
 from redun_fast._scheduler_nodes import node_for
 from redun_fast._status import JobStatus
-from redun_fast.cache.serialize import dumps, loads
+from redun_fast.cache.serialize import ResultSerializer, load_checked, loads
 # (DryRunResult: importable from here, as before.)
-from redun_fast.errors import DryRunResult, SchedulerError  # noqa: F401
+from redun_fast.errors import DryRunResult, SchedulerError, StaleResultError  # noqa: F401
 from redun_fast.executors.base import run_job
 from redun_fast.limits import Limits
 from redun_fast.progress import Progress
@@ -56,7 +56,8 @@ class Reduction:
         self.counts = JobCounts()  # this run's; the scheduler adds them to its own
         self.ledger = RunLedger(self.counts)
         self.graph = Graph(self.ledger, node_for)
-        self.dispatch = Dispatch(self.graph, loads, dumps, self.unreadable)
+        self.dispatch = Dispatch(self.graph, loads, load_checked, ResultSerializer().dumps,
+                                 self.not_replayed)
         self.scheduler = scheduler
         self.logger: logging.Logger = scheduler.logger
         self.store = scheduler.store
@@ -228,7 +229,11 @@ class Reduction:
                     self.log_job("Dryrun", job, f" on {self.dispatch.executor_of(job.task)}")
         return [job for job in jobs if job.task.runs_in_scheduler]
 
-    def unreadable(self, job: Job, error: Exception) -> None:
+    def not_replayed(self, job: Job, error: Exception) -> None:
+        if isinstance(error, StaleResultError):  # redun's "Miss" line: reactive, not wrong
+            if self.ledger.log is not None:
+                self.log_job("Miss  ", job, f":  Cached result is no longer valid ({error})")
+            return
         self.logger.warning(
             "cached result of %s cannot be read (%s: %s); running it again",
             job.task.fullname, type(error).__name__, error,

@@ -23,6 +23,7 @@ from redun_fast.cache.records import new_execution
 from redun_fast.config import default_cache_dir
 from redun_fast.executors import Executor, executor_kinds, make_executor
 from redun_fast.expression import SchedulerExpression, TaskExpression, quote
+from redun_fast.file import new_run
 from redun_fast._nested import find_expressions
 from redun_fast.errors import DryRunResult
 from redun_fast.reduction import Reduction
@@ -123,6 +124,7 @@ class Scheduler:
         dryrun: look every job up in the cache and replay what is there, but run nothing;
         raises DryRunResult (listing the jobs that would run) unless all of it was cached.
         """
+        new_run()  # File hashes remembered from before are taken again from the disk
         if needs_root_task(expr):
             expr = root_task(quote(expr))
         call = trim_string(repr(expr))
