@@ -324,7 +324,8 @@ class StagingFile(Value):
         return f"{self.type_basename}(local={self.local!r}, remote={self.remote!r})"
 
     def _same(self) -> bool:
-        return os.path.abspath(self.local.path) == os.path.abspath(self.remote.path)
+        # As written: a relative local path may be relative to a script's temporary folder.
+        return self.local.path == self.remote.path
 
     def stage(self) -> Any:
         return self.local if self._same() else self.remote.copy_to(self.local)

@@ -6,6 +6,7 @@ turns a missing cluster into a failure.
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,8 @@ import time
 
 import pytest
 
-from redun_fast import Scheduler, task
+from redun_fast import File, Scheduler, script, task
+from redun_fast.cache.lmdb_store import LmdbStore
 from unloadable import maybe_unloadable
 from redun_fast.executors.processes import RemoteTraceback
 from redun_fast.executors.slurm import SlurmError, SlurmExecutor
@@ -120,6 +122,35 @@ def test_walkthrough_fan_out_on_slurm(tmp_path, capsys):
     assert not os.listdir(tmp_path / "staging")  # finished work leaves nothing staged
 
 
+@task
+def write_on_node(path, text):
+    out = File(path)
+    out.write(text)
+    return out, socket.gethostname()
+
+
+def test_files_and_scripts_on_slurm_are_hashed_where_written_and_cached(tmp_path):
+    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"), poll_interval=0.3,
+                             submit_delay=0.1)
+    reads = tmp_path / "reads.fq"
+    reads.write_text("ACGT\n")
+    expr = lambda: [write_on_node(str(tmp_path / "a.txt"), "from a node"),  # noqa: E731
+                    script("tr A-Z a-z < in.fq > out.fq; hostname",
+                           inputs=[File(str(reads)).stage("in.fq")],
+                           outputs=[File(str(tmp_path / "lower.fq")).stage("out.fq"), File("-")],
+                           tempdir=True)]
+    with Scheduler(executor=executor, store=LmdbStore(str(tmp_path / "cache"))) as scheduler:
+        (written, _), (lower, stdout) = scheduler.run(expr())
+        assert written.read() == "from a node" and written.hash == File(written.path).hash
+        assert lower.read() == "acgt\n" and stdout.strip()
+        sbatch_calls = executor.sbatch_calls
+        scheduler.run(expr())
+        assert executor.sbatch_calls == sbatch_calls  # fully cached: nothing submitted
+        (tmp_path / "lower.fq").unlink()
+        scheduler.run(expr())
+        assert executor.sbatch_calls == sbatch_calls + 1 and (tmp_path / "lower.fq").exists()
+
+
 def test_resources_reach_slurm_and_groups_make_separate_arrays(tmp_path):
     with slurm_scheduler(tmp_path) as scheduler:
         assert scheduler.run([heavy(1), heavy(2), inc(3)]) == [2, 4, 4]
@@ -195,7 +226,8 @@ def test_bad_options_are_clear_errors(tmp_path):
 
 RERUN = """
 import sys, time
-from redun_fast import Scheduler, task
+from redun_fast import File, Scheduler, script, task
+from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.executors.slurm import SlurmExecutor
 
 redun_namespace = "rerun"
