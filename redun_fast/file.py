@@ -160,6 +160,8 @@ class ContentFile(File):
     type_basename = "ContentFile"
 
     def _calc_hash(self) -> str:
+        if not self.filesystem.exists(self.path):  # not written yet: hashed as missing
+            return hash_parts(self.type_basename, self.path, "missing")
         digest = xxhash.xxh3_128()
         with self.filesystem.open(self.path, "rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):
@@ -320,8 +322,8 @@ class StagingFile(Value):
         self.remote = state["kind"](state["remote"])
         self.local = type(self.remote)(state["local"])
 
-    def __repr__(self) -> str:
-        return f"{self.type_basename}(local={self.local!r}, remote={self.remote!r})"
+    def __repr__(self) -> str:  # paths only: hashing where it is shown would be meaningless
+        return f"{self.type_basename}(local={self.local.path}, remote={self.remote.path})"
 
     def _same(self) -> bool:
         # As written: a relative local path may be relative to a script's temporary folder.
