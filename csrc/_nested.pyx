@@ -15,12 +15,13 @@ from redun_fast._expression cimport Expression, TaskExpression
 
 
 
-cdef object _is_dataclass = dataclasses.is_dataclass
 cdef object _fields = dataclasses.fields
 
 
 cdef list _dataclass_items(object value):
-    if _is_dataclass(value) and not isinstance(value, type):
+    # What dataclasses.is_dataclass asks, without its call: this runs for every object in a
+    # result (a File, say) that is not a built-in container.
+    if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
         return [getattr(value, field.name) for field in _fields(value)]
     return None
 

@@ -19,6 +19,7 @@ from redun_fast.errors import FileError
 from redun_fast.fs import get_filesystem, glob_file, hash_parts
 from redun_fast.value import Value
 
+_LOCAL = get_filesystem("/")
 _run = 0  # the current run's number (new_run): a hash remembered in an older run is redone
 
 
@@ -56,13 +57,19 @@ class File(Value):
     def get_hash(self, data: Optional[bytes] = None) -> str:
         return self.hash
 
+    def __redun_hash__(self) -> str:  # `hash`, without two calls: once per File argument
+        if self._hash is None or self._run != _run:
+            self.update_hash()
+        return self._hash
+
     def is_valid(self) -> bool:
         """The file is as it was when this File was hashed (a cached File then replays)."""
         if self._hash is None:
             self.update_hash()
             return True
         recorded = self._hash
-        self.update_hash()
+        self._hash = self._calc_hash()  # (update_hash, one call fewer: once per cached File)
+        self._run = _run
         return self._hash == recorded
 
     def __getstate__(self) -> dict:
@@ -72,7 +79,18 @@ class File(Value):
         self.path = state["path"]
         self._hash = state["hash"]
         self._run = _run  # computed where it was written, or checked by is_valid on replay
-        self.filesystem = get_filesystem(self.path)
+        self.filesystem = _LOCAL if "://" not in self.path else get_filesystem(self.path)
+
+    def __redun_pack__(self) -> bytes:  # a File result, stored (cache/serialize.py)
+        return f"{self.hash}\0{self.path}".encode("utf-8", "surrogateescape")
+
+    @classmethod
+    def __redun_unpack__(cls, data: bytes) -> "File":
+        file = cls.__new__(cls)
+        file._hash, file.path = data.decode("utf-8", "surrogateescape").split("\0", 1)
+        file._run = _run
+        file.filesystem = _LOCAL if "://" not in file.path else get_filesystem(file.path)
+        return file
 
     def __repr__(self) -> str:
         return f"{self.type_basename}(path={self.path}, hash={self.hash[:8]})"

@@ -25,9 +25,12 @@ from redun_fast.errors import (
 _Result = TypeVar("_Result")
 
 
+_xxh3_hex = xxhash.xxh3_128_hexdigest
+
+
 def hash_parts(*parts: str) -> str:
     """The hex hash of a few strings (paths may hold any bytes: surrogates are kept)."""
-    return xxhash.xxh3_128_hexdigest("\0".join(parts).encode("utf-8", "surrogateescape"))
+    return _xxh3_hex("\0".join(parts).encode("utf-8", "surrogateescape"))
 
 
 def get_proto(url: str) -> str:
@@ -138,10 +141,11 @@ class LocalFileSystem(FileSystem):
         return checked(path, "read the status of", lambda: os.stat(local_path(path)))
 
     def get_hash(self, path: str) -> str:
+        # Once per File replayed from the cache: one stat, and no call that is not needed.
         try:
-            info = os.stat(local_path(path))
+            info = os.stat(path[7:] if path.startswith("file://") else path)
         except FileNotFoundError:  # not written yet (a script's output): hashed as missing
-            size, mtime = -1, -1
+            size = mtime = -1
         except OSError as error:
             raise explained(error, path, "hash") from error
         else:
@@ -150,7 +154,7 @@ class LocalFileSystem(FileSystem):
                     errno.EISDIR, f"cannot hash File({path!r}): it is a directory, whose own "
                     "size and time do not change with its files; use Dir(path)")
             size, mtime = info.st_size, info.st_mtime_ns
-        return hash_parts("File", "local", path, str(size), str(mtime))
+        return _xxh3_hex(f"File\0local\0{path}\0{size}\0{mtime}".encode("utf-8", "surrogateescape"))
 
     def isfile(self, path: str) -> bool:
         return os.path.isfile(local_path(path))
@@ -217,6 +221,8 @@ def register_filesystem(cls: Type[FileSystem]) -> Type[FileSystem]:
 
 def get_filesystem(url: str) -> FileSystem:
     """The filesystem of `url`'s scheme; FileSchemeError for one that has none."""
+    if "://" not in url:  # a plain path, the common case: once per File unpickled
+        return _filesystems["local"]
     proto = get_proto(url)
     filesystem = _filesystems.get(proto)
     if filesystem is None:

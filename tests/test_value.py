@@ -4,7 +4,7 @@ import pickle
 
 import pytest
 
-from redun_fast import ProxyValue, Scheduler, Value, get_type_registry, task
+from redun_fast import File, ProxyValue, Scheduler, Value, get_type_registry, task
 from redun_fast._core import hash_value
 from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.cache.serialize import CHECKED, ResultSerializer, load_checked
@@ -187,3 +187,33 @@ def test_nested_walks_keep_what_did_not_change():
     assert map_nested_value(lambda v: v, value) is value
     doubled = map_nested_value(lambda v: v * 2 if type(v) is int else v, value)
     assert doubled["a"][0] == 2 and doubled["b"] == {6} and value["a"][0] == 1
+
+
+class LabelledFile(File):
+    """A File subclass with state of its own: stored as a pickle, not packed."""
+
+    def __init__(self, path, label):
+        super().__init__(path)
+        self.label = label
+
+    def __getstate__(self):
+        return {**super().__getstate__(), "label": self.label}
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.label = state["label"]
+
+
+def test_a_file_result_is_stored_packed_and_a_subclass_keeps_its_state(tmp_path):
+    dumps = ResultSerializer().dumps
+    f = File(str(tmp_path / "a.txt"))
+    f.write("a")
+    packed = dumps(f, "t")
+    assert packed[:2] == b"Vk" and packed.endswith(f.path.encode())
+    again = load_checked(packed)
+    assert type(again) is File and (again.path, again.hash) == (f.path, f.hash)
+    labelled = dumps(LabelledFile(f.path, "reads"), "t")
+    assert labelled[:2] == b"Vp" and load_checked(labelled).label == "reads"
+    (tmp_path / "a.txt").write_text("changed")
+    with pytest.raises(StaleResultError):
+        load_checked(packed)

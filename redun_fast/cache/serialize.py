@@ -1,24 +1,33 @@
 """How results are turned into bytes for a store, and back: pickle protocol 5.
 
 A result that holds values with a validity check (a File, a Dir, a custom Value whose
-`is_valid` can say no) is stored marked: CHECKED, then the pickle of (those values, result).
-Replay checks those values, and only for marked rows; other rows are a plain pickle (they
-start with pickle's PROTO opcode, never CHECKED), so a result without such values costs no
-more to store or replay than before. The values are found while the result is pickled, by
-`reducer_override`, which pickle calls only for objects outside its built-in types.
+`is_valid` can say no) is stored marked: CHECKED, then PICKLED and the pickle of (those
+values, result), or, for a result that is one value whose class packs itself (File),
+PACKED, the length of its type name, the name and the packed bytes. Replay checks those
+values, and only for marked rows; other rows are a plain pickle (they start with pickle's
+PROTO opcode, never CHECKED), so a result without such values costs no more to store or
+replay than before. The values are found while the result is pickled, by `reducer_override`,
+which pickle calls only for objects outside its built-in types.
 """
 import io
 import pickle
 from typing import Any, List, Optional
 
 from redun_fast.errors import SerializationError, StaleResultError
-from redun_fast.value import PLAIN, get_type_registry, postprocess_result, reduce_serialized
+from redun_fast.value import (
+    PLAIN,
+    Value,
+    get_type_registry,
+    postprocess_result,
+    reduce_serialized,
+)
 
 # pickle.loads, reading a result that is one int, float, short str, bool or None without
 # building an Unpickler: it runs once per cached job.
 from redun_fast._unpickle import loads  # noqa: F401
 
 CHECKED = ord("V")  # the first byte of a marked row (a pickle starts with 0x80)
+PICKLED, PACKED = b"p", b"k"  # its second byte
 _PLAIN_TYPES = (int, str, float, bool, bytes, type(None))
 _registry = get_type_registry()
 
@@ -91,14 +100,25 @@ class ResultSerializer:
         checked = self._pickler.checked
         if not checked:
             return data
-        return bytes([CHECKED]) + self._pickle((checked, value))
+        if (len(checked) == 1 and checked[0] is value
+                and _registry.traits_of(type(value)).packed
+                and len(type(value).type_name.encode()) < 256):
+            name = type(value).type_name.encode()
+            return b"V" + PACKED + bytes([len(name)]) + name + value.__redun_pack__()
+        return b"V" + PICKLED + self._pickle((checked, value))
 
 
 def load_checked(data: bytes) -> Any:
     """A marked row's result, if every value it holds is still valid; else StaleResultError."""
-    checked, value = pickle.loads(memoryview(data)[1:])
+    if data[1:2] == PACKED:
+        end = 3 + data[2]
+        value = _registry.value_type(data[3:end].decode()).__redun_unpack__(data[end:])
+        if not value.is_valid():
+            raise StaleResultError(f"{value!r} is no longer valid")
+        return value
+    checked, value = pickle.loads(data[2:])
     for item in checked:
-        if not _registry.get_value(item).is_valid():
+        if not (item if isinstance(item, Value) else _registry.get_value(item)).is_valid():
             raise StaleResultError(f"{item!r} is no longer valid")
     return value
 
