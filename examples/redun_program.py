@@ -1,11 +1,15 @@
-"""A typical redun program: per-sample counts with map_, then a reduction.
+"""A typical redun program: per-sample reads in Files, a shell step per sample with script,
+map_ over the samples, then a reduction.
 
 It is written for redun; redun_fast runs it unchanged but for its imports, which name
-redun_fast instead of redun (tests/test_functools.py does exactly that).
+redun_fast instead of redun. tests/test_functools.py runs it both ways and compares.
+
+    python examples/redun_program.py [FOLDER]     # the reads are written to FOLDER (qc_reads)
 """
+import os
 import sys
 
-from redun import Scheduler, task
+from redun import File, Scheduler, script, task
 from redun.functools import map_
 
 redun_namespace = "examples.qc"
@@ -18,14 +22,26 @@ READS = {
 
 
 @task()
-def load_reads(sample):
-    return READS[sample]
+def write_reads(sample, folder):
+    reads = File(os.path.join(folder, f"{sample}.txt"))
+    reads.write("\n".join(READS[sample]) + "\n")
+    return reads
 
 
 @task()
 def gc_fraction(reads):
-    bases = "".join(reads)
+    bases = "".join(reads.read().split())
     return round((bases.count("G") + bases.count("C")) / len(bases), 4)
+
+
+@task()
+def count_reads(reads):
+    return script(f"wc -l < {reads.path}", inputs=[reads.stage(reads.path)])
+
+
+@task()
+def as_number(output):
+    return int(output)
 
 
 @task(nout=2)
@@ -34,19 +50,22 @@ def extremes(fractions):
 
 
 @task()
-def report(samples, fractions, low, high):
-    return {"samples": dict(zip(samples, fractions)), "low": low, "high": high}
+def report(samples, fractions, counts, low, high):
+    return {"samples": dict(zip(samples, fractions)), "reads": dict(zip(samples, counts)),
+            "low": low, "high": high}
 
 
 @task()
-def main(samples):
-    reads = map_(load_reads, samples)
+def main(samples, folder):
+    reads = [write_reads(sample, folder) for sample in samples]
     fractions = map_(gc_fraction, reads)
+    counts = [as_number(count_reads(sample_reads)) for sample_reads in reads]
     low, high = extremes(fractions)
-    return report(samples, fractions, low, high)
+    return report(samples, fractions, counts, low, high)
 
 
 if __name__ == "__main__":
+    folder = sys.argv[1] if len(sys.argv) > 1 else "qc_reads"
     scheduler = Scheduler()
     scheduler.logger.setLevel("WARNING")
-    print(scheduler.run(main(sys.argv[1:] or sorted(READS))))
+    print(scheduler.run(main(sorted(READS), folder)))

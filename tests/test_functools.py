@@ -111,16 +111,39 @@ def test_nout_unpacks_results(scheduler):
         a, b = double(1)
 
 
+EXPECTED_PROGRAM_OUTPUT = (
+    "{'samples': {'sample1': 0.6111, 'sample2': 0.5, 'sample3': 0.5}, "
+    "'reads': {'sample1': 3, 'sample2': 2, 'sample3': 4}, 'low': 0.5, 'high': 0.6111}\n")
+
+
+def run_program(source, cwd):
+    (cwd / "program.py").write_text(source)
+    out = subprocess.run([sys.executable, "program.py", "reads"], cwd=cwd, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def test_a_redun_program_runs_unchanged_but_for_its_imports(tmp_path):
     source = (ROOT / "examples" / "redun_program.py").read_text()
-    assert "from redun import Scheduler, task" in source
+    assert "from redun import File, Scheduler, script, task" in source
     ported = (source.replace("from redun import", "from redun_fast import")
                     .replace("from redun.functools import", "from redun_fast.functools import"))
     assert sum(a != b for a, b in zip(source.splitlines(), ported.splitlines())) == 2
-    script = tmp_path / "redun_program.py"
-    script.write_text(ported)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=60, env={**os.environ})
-    assert out.returncode == 0, out.stderr
-    assert out.stdout == ("{'samples': {'sample1': 0.6111, 'sample2': 0.5, 'sample3': 0.5}, "
-                          "'low': 0.5, 'high': 0.6111}\n")
+    assert run_program(ported, tmp_path) == EXPECTED_PROGRAM_OUTPUT
+    assert (tmp_path / "reads" / "sample2.txt").read_text() == "ATATAT\nGCGCGC\n"
+
+
+def _redun_installed():
+    try:
+        return subprocess.run([sys.executable, "-c", "import redun"], capture_output=True,
+                              timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.skipif(not _redun_installed() and os.environ.get("REDUN_FAST_REQUIRE_REDUN") != "1",
+                    reason="redun is not installed (pip install -e '.[test]' installs it)")
+def test_the_redun_program_gives_the_same_output_on_redun(tmp_path):
+    source = (ROOT / "examples" / "redun_program.py").read_text()
+    assert run_program(source, tmp_path) == EXPECTED_PROGRAM_OUTPUT
