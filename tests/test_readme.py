@@ -43,3 +43,17 @@ def test_config_file_block_parses(tmp_path):
     config = load_config(path=str(path))
     assert config["scheduler.executor"][0] == "processes"
     assert config["slurm.jobs_per_element"][0] == 100
+
+
+def test_files_and_scripts_block_runs_and_a_second_run_is_cached(tmp_path):
+    block = next(b for b in blocks("python") if "script(" in b)
+    script = tmp_path / "files.py"
+    script.write_text(block)
+    runs = [subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=60) for _ in range(2)]
+    for out in runs:
+        assert out.returncode == 0, out.stderr
+    assert runs[0].stdout == runs[1].stdout == "2\n"
+    assert "Run    Job" in runs[0].stderr
+    assert (tmp_path / "sorted" / "reads.txt").read_text() == "ACGT\nGGCC\n"
+    assert "Cached" in runs[1].stderr and "Run    Job" not in runs[1].stderr
