@@ -21,6 +21,7 @@ from redun_fast.errors import DryRunResult, SecurityError
 from redun_fast.output import format_task_call
 from redun_fast.scheduler import Scheduler
 from redun_fast.task import Task, get_task_registry
+from redun_fast.value import get_type_registry
 
 
 class UsageError(Exception):
@@ -86,7 +87,21 @@ def find_task(module: Any, name: str) -> Task:
     return found
 
 
+def _parser_of(kind: Any) -> Callable:
+    """How a command-line string becomes a `kind`: a Value (File, Dir, ...) says, through its
+    parse_arg, as in redun; another type is called on it."""
+    if isinstance(kind, type) and get_type_registry().get_type(kind, use_default=False):
+        def parse(text: str) -> Any:
+            return get_type_registry().parse_arg(kind, text)
+
+        parse.__name__ = kind.__name__
+        return parse
+    return kind if callable(kind) else str
+
+
 def _list_of(item_type: Callable) -> Callable:
+    item_type = _parser_of(item_type)
+
     def parse(text: str) -> List[Any]:
         return [item_type(part) for part in text.split(",") if part != ""]
 
@@ -122,7 +137,7 @@ def task_arguments(task: Task, argv: List[str]) -> dict:
             list_params.add(name)
         else:
             parser.add_argument(*flags, dest=name, required=required, default=default,
-                                type=kind if callable(kind) else str)
+                                type=_parser_of(kind))
     values = vars(parser.parse_args(_negative_numbers_attached(argv)))
     for name in list_params:  # --samples a b,c -> ["a", "b", "c"]
         if values[name] is not None and values[name] is not task.signature.parameters[name].default:

@@ -125,3 +125,23 @@ def test_a_cache_path_that_is_not_utf8_is_named_in_the_error(tmp_path):
                          timeout=120)
     assert out.returncode == 2
     assert b"is not valid UTF-8" in out.stderr and bytes(tmp_path) in out.stderr
+
+
+FILE_WORKFLOW = """
+from typing import List
+from redun_fast import Dir, File, task
+
+@task
+def sizes(reads: File, more: List[File], out: Dir) -> list:
+    return [reads.size()] + [f.size() for f in more] + [type(out).__name__]
+"""
+
+
+def test_file_and_dir_arguments_are_parsed_as_values(tmp_path):
+    (tmp_path / "files.py").write_text(textwrap.dedent(FILE_WORKFLOW))
+    (tmp_path / "a.fq").write_text("ACGT")
+    (tmp_path / "b.fq").write_text("AC")
+    out = redun_fast(tmp_path, "run", "--quiet", "files.py", "sizes", "--reads", "a.fq",
+                     "--more", "b.fq,a.fq", "--out", "results")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "[4, 2, 4, 'Dir']\n"

@@ -217,3 +217,34 @@ def test_a_file_result_is_stored_packed_and_a_subclass_keeps_its_state(tmp_path)
     (tmp_path / "a.txt").write_text("changed")
     with pytest.raises(StaleResultError):
         load_checked(packed)
+
+
+class Matrix(Value):
+    """A Value that serializes itself (say, in a compact format of its own)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def serialize(self):
+        return ";".join(",".join(map(str, row)) for row in self.rows).encode()
+
+    @classmethod
+    def deserialize(cls, raw_type, data):
+        matrix = cls([[int(x) for x in row.split(",")] for row in data.decode().split(";")])
+        matrix.restored = True
+        return matrix
+
+
+@task()
+def identity_matrix(n):
+    return {"m": Matrix([[int(i == j) for j in range(n)] for i in range(n)])}
+
+
+def test_a_value_that_serializes_itself_is_stored_and_replayed_its_way(tmp_path):
+    data = ResultSerializer().dumps([Matrix([[1, 2], [3, 4]])], "t")
+    assert b"1,2;3,4" in data
+    assert pickle.loads(data)[0].rows == [[1, 2], [3, 4]] and pickle.loads(data)[0].restored
+    scheduler = lmdb_scheduler(tmp_path)
+    scheduler.run(identity_matrix(2))
+    again = Scheduler(store=LmdbStore(str(tmp_path / "cache"))).run(identity_matrix(2))
+    assert again["m"].rows == [[1, 0], [0, 1]] and again["m"].restored
