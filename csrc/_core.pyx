@@ -18,7 +18,7 @@ import pickle
 
 import xxhash
 
-from redun_fast.errors import HashError
+from redun_fast.errors import ExpressionCycleError, HashError
 
 from redun_fast._expression cimport TaskExpression
 
@@ -202,7 +202,7 @@ cdef class Encoder:
         if hook is not None:
             try:
                 own_hash = hook(obj)
-            except (HashError, RecursionError):
+            except (HashError, ExpressionCycleError, RecursionError):
                 raise
             except Exception as error:  # a custom Value's get_hash: name it, and the fix
                 raise HashError(

@@ -19,7 +19,6 @@ from redun_fast.errors import FileError
 from redun_fast.fs import get_filesystem, glob_file, hash_parts
 from redun_fast.value import Value
 
-_LOCAL = get_filesystem("/")
 _run = 0  # the current run's number (new_run): a hash remembered in an older run is redone
 
 
@@ -28,18 +27,12 @@ def new_run() -> None:
     _run += 1
 
 
-class File(Value):
-    """A file on a local or shared filesystem, by path."""
+class DiskValue(Value):
+    """A value hashed from what is on disk now (`_calc_hash`), remembered for the current run."""
 
-    type_basename = "File"
-
-    def __init__(self, path: Any) -> None:
-        self.path: str = os.fspath(path)
-        self.filesystem = get_filesystem(self.path)
-        self._hash: Optional[str] = None
-        self._run = _run
-
-    # Hashing and validity.
+    register = False
+    _hash: Optional[str] = None
+    _run = -1
 
     @property
     def hash(self) -> str:
@@ -48,7 +41,7 @@ class File(Value):
         return self._hash
 
     def _calc_hash(self) -> str:
-        return self.filesystem.get_hash(self.path)
+        raise NotImplementedError
 
     def update_hash(self) -> None:
         self._hash = self._calc_hash()
@@ -63,7 +56,7 @@ class File(Value):
         return self._hash
 
     def is_valid(self) -> bool:
-        """The file is as it was when this File was hashed (a cached File then replays)."""
+        """It is on disk as it was when it was hashed (a cached result holding it replays)."""
         if self._hash is None:
             self.update_hash()
             return True
@@ -72,6 +65,19 @@ class File(Value):
         self._run = _run
         return self._hash == recorded
 
+
+class File(DiskValue):
+    """A file on a local or shared filesystem, by path."""
+
+    type_basename = "File"
+
+    def __init__(self, path: Any) -> None:
+        self.path: str = os.fspath(path)
+        self.filesystem = get_filesystem(self.path)
+
+    def _calc_hash(self) -> str:
+        return self.filesystem.get_hash(self.path)
+
     def __getstate__(self) -> dict:
         return {"path": self.path, "hash": self.hash}
 
@@ -79,7 +85,7 @@ class File(Value):
         self.path = state["path"]
         self._hash = state["hash"]
         self._run = _run  # computed where it was written, or checked by is_valid on replay
-        self.filesystem = _LOCAL if "://" not in self.path else get_filesystem(self.path)
+        self.filesystem = get_filesystem(self.path)
 
     def __redun_pack__(self) -> bytes:  # a File result, stored (cache/serialize.py)
         return f"{self.hash}\0{self.path}".encode("utf-8", "surrogateescape")
@@ -89,7 +95,7 @@ class File(Value):
         file = cls.__new__(cls)
         file._hash, file.path = data.decode("utf-8", "surrogateescape").split("\0", 1)
         file._run = _run
-        file.filesystem = _LOCAL if "://" not in file.path else get_filesystem(file.path)
+        file.filesystem = get_filesystem(file.path)
         return file
 
     def __repr__(self) -> str:
@@ -187,7 +193,7 @@ class ContentFile(File):
         return hash_parts(self.type_basename, self.path, digest.hexdigest())
 
 
-class FileSet(Value):
+class FileSet(DiskValue):
     """The files matching a glob pattern (`**` recursive), hashed from their hashes."""
 
     type_basename = "FileSet"
@@ -196,32 +202,9 @@ class FileSet(Value):
     def __init__(self, pattern: str) -> None:
         self.pattern = os.fspath(pattern)
         self.filesystem = get_filesystem(self.pattern)
-        self._hash: Optional[str] = None
-        self._run = _run
-
-    @property
-    def hash(self) -> str:
-        if self._hash is None or self._run != _run:
-            self.update_hash()
-        return self._hash
 
     def _calc_hash(self) -> str:
         return hash_parts(self.type_basename, self.pattern, *(file.hash for file in self))
-
-    def update_hash(self) -> None:
-        self._hash = self._calc_hash()
-        self._run = _run
-
-    def get_hash(self, data: Optional[bytes] = None) -> str:
-        return self.hash
-
-    def is_valid(self) -> bool:
-        if self._hash is None:
-            self.update_hash()
-            return True
-        recorded = self._hash
-        self.update_hash()
-        return self._hash == recorded
 
     def __getstate__(self) -> dict:
         return {"pattern": self.pattern, "hash": self.hash}
@@ -314,6 +297,32 @@ class ContentDir(Dir):
     file_type = ContentFile
 
 
+class IFile(File):
+    """An immutable file (written once, never changed): hashed by its path alone, and always
+    valid, so it costs no stat."""
+
+    type_basename = "IFile"
+
+    def _calc_hash(self) -> str:
+        return hash_parts(self.type_basename, self.path)
+
+    def is_valid(self) -> bool:
+        return True
+
+
+class IDir(Dir):
+    """A Dir of immutable files: hashed by its path alone."""
+
+    type_basename = "IDir"
+    file_type = IFile
+
+    def _calc_hash(self) -> str:
+        return hash_parts(self.type_basename, self.path)
+
+    def is_valid(self) -> bool:
+        return True
+
+
 class StagingFile(Value):
     """A file copied between `local` (where a script reads or writes it) and `remote` (where it
     lives): `stage()` copies remote to local, `unstage()` local to remote."""
@@ -389,5 +398,5 @@ def copy_file(src_path: str, dest_path: str, recursive: bool = False) -> None:
         File(src_path).copy_to(File(dest_path))
 
 
-__all__ = ["ContentDir", "ContentFile", "Dir", "File", "FileSet", "StagingDir", "StagingFile",
-           "copy_file", "glob_file", "new_run", "open_file"]
+__all__ = ["ContentDir", "ContentFile", "Dir", "DiskValue", "File", "FileSet", "IDir", "IFile",
+           "StagingDir", "StagingFile", "copy_file", "glob_file", "new_run", "open_file"]

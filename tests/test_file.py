@@ -16,7 +16,7 @@ from redun_fast.errors import (
     FilePermissionError,
     FileSchemeError,
 )
-from redun_fast.file import copy_file, glob_file, new_run, open_file
+from redun_fast.file import IDir, IFile, copy_file, glob_file, new_run, open_file
 from redun_fast.fs import FileSystem, get_filesystem, register_filesystem
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -262,3 +262,15 @@ def test_a_filesystem_can_be_added_for_a_scheme(tmp_path):
 
     f = File("memtest://a")
     assert f.exists() and f.hash == "3" and not File("memtest://b").exists()
+
+
+def test_immutable_files_are_hashed_by_path_and_always_valid(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("a")
+    first = IFile(str(path)).hash
+    path.write_text("changed")
+    new_run()
+    assert IFile(str(path)).hash == first and IFile(str(path)).is_valid()
+    assert IFile(str(path)).hash != File(str(path)).hash
+    assert IDir(str(tmp_path)).hash != Dir(str(tmp_path)).hash
+    assert all(type(f) is IFile for f in IDir(str(tmp_path)))
