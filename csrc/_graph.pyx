@@ -117,6 +117,7 @@ cdef class Graph:
     def __init__(self, RunLedger ledger, scheduler_node):
         self.ledger = ledger
         self.scheduler_node = scheduler_node
+        self.context = {}
         self.nodes = {}
         self.marked = []
         self.jobs = {}

@@ -1,6 +1,6 @@
 # cython: language_level=3
 """The nodes of the expressions the scheduler evaluates itself: lazy operations (`e[0]`,
-`e.attr`, `e + 1`, calls) and the built-ins cond, catch, seq and catch_all.
+`e.attr`, `e + 1`, calls) and the built-ins cond, catch, seq, catch_all and get_context.
 
 Each is a graph node (_graph.pxd) that waits for some expressions, then decides what to wait
 for next or what its value is; the graph core asks `node_for(expr)` for them.
@@ -10,6 +10,7 @@ cimport cython
 from redun_fast._graph cimport Node, Graph, remove_parent
 from redun_fast._expression cimport SchedulerExpression, SimpleExpression
 
+from redun_fast.context import get_context_value
 from redun_fast.expression import LAZY_OPERATIONS
 
 
@@ -24,7 +25,8 @@ cdef class ExpressionNode(Node):
 
 @cython.no_gc
 cdef class SimpleNode(ExpressionNode):
-    """A SimpleExpression (getitem, getattr, call, operators): computed in the scheduler."""
+    """A SimpleExpression (getitem, getattr, call, operators): computed in the scheduler, once
+    its arguments are values (`apply`)."""
     cdef public bint applied
 
     cpdef start(self, Graph graph):
@@ -37,11 +39,14 @@ cdef class SimpleNode(ExpressionNode):
         args, kwargs = graph.resolved(self)
         self.applied = True
         try:
-            result = LAZY_OPERATIONS[self.expr.func_name](*args, **kwargs)
+            result = self.apply(graph, args, kwargs)
         except Exception as error:
             graph.fail(self, error)
             return
         graph.wait_for(self, result)  # the result may be an expression, e.g. a task call
+
+    cpdef object apply(self, Graph graph, tuple args, dict kwargs):
+        return LAZY_OPERATIONS[self.expr.func_name](*args, **kwargs)
 
 
 @cython.no_gc
@@ -172,8 +177,17 @@ cdef class CatchAllNode(ExpressionNode):
             self.ready(graph)
 
 
+@cython.no_gc
+cdef class ContextNode(SimpleNode):
+    """`get_context(path, default)`: the value at `path` in the run's context (graph.context);
+    a default may be an expression."""
+
+    cpdef object apply(self, Graph graph, tuple args, dict kwargs):
+        return get_context_value(graph.context, *args, **kwargs)
+
+
 _BUILTIN_NODES = {"redun.cond": CondNode, "redun.catch": CatchNode, "redun.seq": SeqNode,
-                  "redun.catch_all": CatchAllNode}
+                  "redun.catch_all": CatchAllNode, "redun.get_context": ContextNode}
 
 
 def node_for(expr):

@@ -1,5 +1,5 @@
 """A typical redun program: per-sample reads in Files, a shell step per sample with script,
-map_ over the samples, then a reduction.
+map_ over the samples, a setting read with get_context, then a reduction.
 
 It is written for redun; redun_fast runs it unchanged but for its imports, which name
 redun_fast instead of redun. tests/test_functools.py runs it both ways and compares.
@@ -9,7 +9,7 @@ redun_fast instead of redun. tests/test_functools.py runs it both ways and compa
 import os
 import sys
 
-from redun import File, Scheduler, script, task
+from redun import File, Scheduler, get_context, script, task
 from redun.functools import map_
 
 redun_namespace = "examples.qc"
@@ -29,9 +29,9 @@ def write_reads(sample, folder):
 
 
 @task()
-def gc_fraction(reads):
+def gc_fraction(reads, digits=get_context("qc.digits", 4)):
     bases = "".join(reads.read().split())
-    return round((bases.count("G") + bases.count("C")) / len(bases), 4)
+    return round((bases.count("G") + bases.count("C")) / len(bases), digits)
 
 
 @task()

@@ -22,6 +22,7 @@ from redun_fast.expression import (
     TaskExpression,
     quote,
 )
+from redun_fast.context import get_context
 from redun_fast.file import ContentDir, ContentFile, Dir, File, FileSet, StagingDir, StagingFile
 from redun_fast.scheduler import Scheduler
 from redun_fast.scripting import script
@@ -51,6 +52,7 @@ __all__ = _errors + [
     "catch_all",
     "cond",
     "functools",
+    "get_context",
     "get_task_registry",
     "get_type_registry",
     "namespace",

@@ -40,6 +40,7 @@ cdef class TaskNode(Node):
 
 cdef class Graph:
     cdef public RunLedger ledger  # where jobs' status changes are counted and recorded
+    cdef public dict context  # the run's context, read by get_context (redun_fast/context.py)
     cdef list marked  # the expressions whose _node this run set; unset at release
     cdef public dict nodes
     cdef public dict jobs

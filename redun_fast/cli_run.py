@@ -15,9 +15,11 @@ import typing
 from typing import Any, Callable, List, Optional
 
 from redun_fast.cache.base import CacheError
-from redun_fast.config import ConfigError, executor_settings, load_config
+from redun_fast.config import ConfigError, config_context, executor_settings, load_config
+from redun_fast.context import merge_contexts, parse_context_update, read_context_file
 from redun_fast.executors import executor_kinds
 from redun_fast.errors import DryRunResult, SecurityError
+from redun_fast.expression import Expression
 from redun_fast.output import format_task_call
 from redun_fast.scheduler import Scheduler
 from redun_fast.task import Task, get_task_registry
@@ -51,6 +53,11 @@ def add_run_command(commands: Any) -> None:
     run.add_argument("--no-cache", action="store_true", help="run every job, cached or not")
     run.add_argument("--dryrun", action="store_true",
                      help="show which jobs would run and which are cached; run nothing")
+    run.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
+                     help="set a context value for get_context (repeatable): bwa.threads=8; "
+                     "VALUE is JSON if it parses, else a string")
+    run.add_argument("--context-file", help="a JSON file of context, over the config file's "
+                     "[context] (default: the setting scheduler.context_file)")
     run.add_argument("--quiet", action="store_true", help="no job log lines, only the result")
     run.add_argument("--log-level", default="INFO",
                      choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -121,11 +128,13 @@ def task_arguments(task: Task, argv: List[str]) -> dict:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         kind = hints.get(name, param.annotation)
+        lazy = isinstance(param.default, Expression)  # get_context(...): left to the task
         if kind is inspect.Parameter.empty:
-            kind = type(param.default) if param.default not in (param.empty, None) else str
+            kind = (str if lazy or param.default is param.empty or param.default is None
+                    else type(param.default))
         flags = sorted({f"--{name}", f"--{name.replace('_', '-')}"})
         required = param.default is param.empty
-        default = None if required else param.default
+        default = argparse.SUPPRESS if lazy else None if required else param.default
         origin = typing.get_origin(kind)
         if kind is bool:
             parser.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction,
@@ -140,7 +149,7 @@ def task_arguments(task: Task, argv: List[str]) -> dict:
                                 type=_parser_of(kind))
     values = vars(parser.parse_args(_negative_numbers_attached(argv)))
     for name in list_params:  # --samples a b,c -> ["a", "b", "c"]
-        if values[name] is not None and values[name] is not task.signature.parameters[name].default:
+        if name in values and values[name] is not None and values[name] is not task.signature.parameters[name].default:
             values[name] = [item for group in values[name] for item in group]
     return values
 
@@ -179,13 +188,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     kwargs = task_arguments(task, args.task_args)
     config = load_config({"scheduler.executor": args.executor,
                           "scheduler.max_workers": args.max_workers,
+                          "scheduler.context_file": args.context_file,
                           "cache.dir": args.cache_dir}, args.config)
     max_workers = config["scheduler.max_workers"][0]
+    context_file = config["scheduler.context_file"][0]
+    context = merge_contexts([config_context(args.config),
+                              read_context_file(context_file) if context_file else {}]
+                             + [parse_context_update(update) for update in args.context])
     try:
         scheduler = Scheduler(executor=config["scheduler.executor"][0],
                               cache_dir=config["cache.dir"][0],
                               shared_cache=config["cache.shared"][0],
                               status_interval=config["scheduler.status_interval"][0],
+                              context=context,
                               executor_settings={kind: executor_settings(config, kind)
                                                  for kind in executor_kinds()},
                               **({"max_workers": max_workers} if max_workers else {}))

@@ -15,6 +15,9 @@ The config file is `./.redun_fast/config.toml` (or $REDUN_FAST_CONFIG, or --conf
     account = "lab"
     time = "1:00:00"
     jobs_per_element = 100
+
+    [context]                   # what get_context reads: any nested tables and values
+    bwa = { threads = 8 }
 """
 import os
 from typing import Any, Dict, NamedTuple, Optional, Tuple
@@ -43,6 +46,8 @@ SETTINGS = [
     Setting("scheduler.executor", str, "threads", "REDUN_FAST_EXECUTOR"),
     Setting("scheduler.max_workers", int, None, "REDUN_FAST_MAX_WORKERS"),
     Setting("scheduler.status_interval", float, 20.0, None),
+    # A JSON file of context (get_context), over the config file's [context] table.
+    Setting("scheduler.context_file", str, None, "REDUN_FAST_CONTEXT_FILE"),
     Setting("cache.dir", str, DEFAULT_CACHE_DIR, CACHE_DIR_ENV),
     # Shared with other users on purpose: they can run code as you (README: Security).
     Setting("cache.shared", bool, False, "REDUN_FAST_CACHE_SHARED"),
@@ -89,17 +94,34 @@ def _convert(setting: Setting, value: Any, where: str) -> Any:
     raise ConfigError(f"{where}: {setting.key} = {value!r} must be a {setting.kind.__name__}")
 
 
-def _read_file(path: str) -> Dict[str, Any]:
+CONTEXT_SECTION = "context"  # free-form: the run's context (redun_fast/context.py)
+
+
+def _read_toml(path: str) -> Dict[str, Any]:
     if not os.path.exists(path):
         return {}
     try:
         with open(path, "rb") as file:
-            data = tomllib.load(file)
+            return tomllib.load(file)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from error
+
+
+def config_context(path: Optional[str] = None) -> Dict[str, Any]:
+    """The config file's [context] table (empty without one)."""
+    context = _read_toml(config_path(path)).get(CONTEXT_SECTION, {})
+    if not isinstance(context, dict):
+        raise ConfigError(f"{config_path(path)}: context = ... must be a [context] table")
+    return context
+
+
+def _read_file(path: str) -> Dict[str, Any]:
+    data = _read_toml(path)
     flat = {}
     known = all_settings()
     for section, values in data.items():
+        if section == CONTEXT_SECTION:
+            continue
         if not isinstance(values, dict):
             sections = ", ".join(dict.fromkeys(key.split(".")[0] for key in known))
             raise ConfigError(f"{path}: {section} = ... must be inside a [section]; sections: "

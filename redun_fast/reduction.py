@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, List, NamedTuple
+from typing import Any, List, NamedTuple, Optional
 
 from redun_fast._dispatch import Dispatch
 from redun_fast._graph import Graph, Job
@@ -52,10 +52,12 @@ class Outcome(NamedTuple):
 
 
 class Reduction:
-    def __init__(self, scheduler: Any, use_cache: bool, dryrun: bool = False) -> None:
+    def __init__(self, scheduler: Any, use_cache: bool, dryrun: bool = False,
+                 context: Optional[dict] = None) -> None:
         self.counts = JobCounts()  # this run's; the scheduler adds them to its own
         self.ledger = RunLedger(self.counts)
         self.graph = Graph(self.ledger, node_for)
+        self.graph.context = context or {}
         self.dispatch = Dispatch(self.graph, loads, load_checked, ResultSerializer().dumps,
                                  self.not_replayed)
         self.scheduler = scheduler

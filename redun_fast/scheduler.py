@@ -21,6 +21,7 @@ from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.cache.memory import MemoryStore
 from redun_fast.cache.records import new_execution
 from redun_fast.config import default_cache_dir
+from redun_fast.context import merge_contexts
 from redun_fast.executors import Executor, executor_kinds, make_executor
 from redun_fast.expression import SchedulerExpression, TaskExpression, quote
 from redun_fast.file import new_run
@@ -49,6 +50,7 @@ class Scheduler:
         process that uses it; without it, results live in memory for this Scheduler's life.
         It must be yours alone (0700 when created), unless `shared_cache` (README: Security).
     store: a ResultStore to use instead (overrides cache_dir).
+    context: the settings get_context reads (a nested dict; run(context=...) adds to it).
     limits: how many jobs may hold each named resource at once, for @task(limits=...)
         (a name not given here allows 1, as in redun).
     progress: for runs over 2 s, a live line on a terminal, or the JOB STATUS table every
@@ -68,11 +70,13 @@ class Scheduler:
         limits: Optional[Dict[str, int]] = None,
         executor_settings: Optional[Dict[str, Dict[str, Any]]] = None,
         shared_cache: bool = False,
+        context: Optional[Dict[str, Any]] = None,
     ) -> None:
         self.logger = logger
         self.progress = progress
         self.status_interval = status_interval
         self.limits = dict(limits or {})
+        self.context = dict(context or {})  # what get_context reads (redun_fast/context.py)
         if store is None:
             store = (LmdbStore(cache_dir, shared=shared_cache) if cache_dir is not None
                      else MemoryStore())
@@ -118,11 +122,13 @@ class Scheduler:
         executor.start()
         return executor
 
-    def run(self, expr: Any, cache: bool = True, dryrun: bool = False) -> Any:
+    def run(self, expr: Any, cache: bool = True, dryrun: bool = False,
+            context: Optional[Dict[str, Any]] = None) -> Any:
         """Evaluate `expr` to a concrete value; a failed task re-raises its own exception here.
 
         dryrun: look every job up in the cache and replay what is there, but run nothing;
         raises DryRunResult (listing the jobs that would run) unless all of it was cached.
+        context: merged over the Scheduler's context for this run (get_context reads it).
         """
         new_run()  # File hashes remembered from before are taken again from the disk
         if needs_root_task(expr):
@@ -131,7 +137,8 @@ class Scheduler:
         execution = new_execution(str(uuid.uuid4()), call)
         self.store.commit(execution=execution)
         self.log(f"Start Execution {execution.id}:  redun {shlex.quote(call)}")
-        reduction = Reduction(self, use_cache=cache, dryrun=dryrun)
+        reduction = Reduction(self, use_cache=cache, dryrun=dryrun,
+                              context=merge_contexts([self.context, context]))
         try:
             with _sigterm_as_interrupt():
                 outcome = reduction.evaluate(expr)

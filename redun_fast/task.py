@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Optional
 
 from redun_fast._core import hash_value
 from redun_fast.errors import TaskNameClashWarning
-from redun_fast.expression import TaskExpression
+from redun_fast.expression import Expression, TaskExpression
 from redun_fast.options import check_task_options
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -109,6 +109,22 @@ def _task_by_value(cls: type, state: dict) -> "Task":
     return _with_options(found, state["_options"])
 
 
+def _lazy_defaults(func: Callable) -> tuple:
+    """(position, name, default) of the parameters whose default is an expression, such as
+    get_context(...): a call that leaves them out passes them, so the scheduler evaluates them
+    (positions of keyword-only parameters are past any call's arguments)."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return ()
+    lazy = []
+    for position, param in enumerate(params):
+        if isinstance(param.default, Expression):
+            keyword_only = param.kind is param.KEYWORD_ONLY
+            lazy.append((sys.maxsize if keyword_only else position, param.name, param.default))
+    return tuple(lazy)
+
+
 def _check_namespace(value: str) -> None:
     if not isinstance(value, str) or not _NAMESPACE_RE.match(value):
         raise ValueError(
@@ -176,6 +192,7 @@ class Task:
         self.hash = self._calc_hash()
         self.digest = bytes.fromhex(self.hash)
         self._signature = None
+        self._lazy_defaults = _lazy_defaults(func)
         self.__doc__ = func.__doc__
         self.__module__ = func.__module__
         self.__name__ = self.name
@@ -237,6 +254,9 @@ class Task:
         return PartialTask(self, args, kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> TaskExpression:
+        if self._lazy_defaults:  # get_context(...) as a default: the call carries it
+            kwargs = {**{name: default for position, name, default in self._lazy_defaults
+                         if position >= len(args) and name not in kwargs}, **kwargs}
         return TaskExpression(self, args, kwargs)
 
     def __redun_hash__(self) -> str:
@@ -283,7 +303,7 @@ class PartialTask:
         return PartialTask(self.task, self.args + args, {**self.kwargs, **kwargs})
 
     def __call__(self, *args: Any, **kwargs: Any) -> TaskExpression:
-        return TaskExpression(self.task, self.args + args, {**self.kwargs, **kwargs})
+        return self.task(*(self.args + args), **{**self.kwargs, **kwargs})
 
     def __redun_hash__(self) -> str:
         return self.hash

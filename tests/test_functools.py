@@ -126,7 +126,7 @@ def run_program(source, cwd):
 
 def test_a_redun_program_runs_unchanged_but_for_its_imports(tmp_path):
     source = (ROOT / "examples" / "redun_program.py").read_text()
-    assert "from redun import File, Scheduler, script, task" in source
+    assert "from redun import File, Scheduler, get_context, script, task" in source
     ported = (source.replace("from redun import", "from redun_fast import")
                     .replace("from redun.functools import", "from redun_fast.functools import"))
     assert sum(a != b for a, b in zip(source.splitlines(), ported.splitlines())) == 2

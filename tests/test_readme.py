@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from redun_fast.config import load_config
+from redun_fast.config import config_context, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -43,6 +43,7 @@ def test_config_file_block_parses(tmp_path):
     config = load_config(path=str(path))
     assert config["scheduler.executor"][0] == "processes"
     assert config["slurm.jobs_per_element"][0] == 100
+    assert config_context(str(path)) == {"bwa": {"threads": 8}}
 
 
 def test_files_and_scripts_block_runs_and_a_second_run_is_cached(tmp_path):
