@@ -20,7 +20,7 @@ import textwrap
 from typing import Any, List
 
 from redun_fast.errors import FileMissingError, ScriptError
-from redun_fast.file import File, StagingDir, StagingFile
+from redun_fast.file import Dir, File, StagingDir, StagingFile
 from redun_fast.task import task
 from redun_fast.value import iter_nested_value, map_nested_value
 
@@ -51,10 +51,11 @@ def _as_staged(value: Any, tempdir: bool) -> Any:
     """An output File as a StagingFile, hashed by its path (not by a file yet to be written):
     written where it is, or, in a temporary folder, written there when it is relative and
     copied back to that path relative to where the workflow runs."""
-    if not isinstance(value, File) or value.path == STDOUT:
+    if not isinstance(value, (File, Dir)) or value.path == STDOUT:
         return value
     remote = os.path.abspath(value.path) if tempdir else value.path
-    return StagingFile(value.path, type(value)(remote))
+    staging = StagingFile if isinstance(value, File) else StagingDir
+    return staging(value.path, type(value)(remote))
 
 
 def _tail(stderr: bytes) -> str:
@@ -93,10 +94,10 @@ def _output(value: Any, stdout: bytes) -> Any:
     if isinstance(value, File) and value.path == STDOUT:
         return stdout
     value = _remote(value)
-    if isinstance(value, File) and not value.exists():
-        raise FileMissingError(2, f"the script did not write its output {value.path}: check "
-                               "that the command writes every file named in outputs")
-    if isinstance(value, File):
+    if isinstance(value, (File, Dir)):
+        if not value.exists():
+            raise FileMissingError(2, f"the script did not write its output {value.path}: "
+                                   "check that the command writes every path named in outputs")
         value.update_hash()  # hashed here, where it was written
     return value
 

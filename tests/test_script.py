@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from redun_fast import File, Scheduler, script, task
+from redun_fast import Dir, File, Scheduler, script, task
 from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.errors import FileMissingError, ScriptError
 from redun_fast.scripting import prepare_command
@@ -137,3 +137,12 @@ def test_prepare_command_dedents_and_adds_the_default_shell():
     assert prepare_command("\n    echo a\n      echo b\n") == (
         "#!/usr/bin/env bash\nset -euo pipefail\necho a\n  echo b")
     assert prepare_command("#!/bin/sh\necho a") == "#!/bin/sh\necho a"
+
+
+def test_a_folder_output(scheduler, tmp_path):
+    folder = tmp_path / "made"
+    result = scheduler.run(script("mkdir -p out/sub; echo a > out/a.txt; echo b > out/sub/b.txt",
+                                  outputs=Dir(str(folder)).stage("out"), tempdir=True))
+    assert isinstance(result, Dir) and sorted(f.read() for f in result) == ["a\n", "b\n"]
+    with pytest.raises(FileMissingError, match="did not write its output"):
+        scheduler.run(script("echo none", outputs=Dir(str(tmp_path / "never"))))

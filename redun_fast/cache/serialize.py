@@ -76,6 +76,9 @@ class ResultSerializer:
         if type(value) in _PLAIN_TYPES:  # most results: nothing inside to note
             return pickle.dumps(value, protocol=5)
         try:
+            traits = _registry.traits_of(type(value))
+            if traits.packed and traits.validated and not traits.postprocessed:
+                return _packed(value)  # a File: no pickle to write first
             data = self._pickle(value)
             if self._pickler.postprocessed and eval_hash is not None:
                 value = postprocess_result(value, eval_hash)
@@ -100,12 +103,15 @@ class ResultSerializer:
         checked = self._pickler.checked
         if not checked:
             return data
-        if (len(checked) == 1 and checked[0] is value
-                and _registry.traits_of(type(value)).packed
-                and len(type(value).type_name.encode()) < 256):
-            name = type(value).type_name.encode()
-            return b"V" + PACKED + bytes([len(name)]) + name + value.__redun_pack__()
         return b"V" + PICKLED + self._pickle((checked, value))
+
+
+def _packed(value: Any) -> bytes:
+    name = type(value).type_name.encode()
+    if len(name) > 255:
+        raise SerializationError(f"the type name of {type(value).__qualname__} is longer than 255 "
+                                 "bytes: give the class a shorter type_name")
+    return b"V" + PACKED + bytes([len(name)]) + name + value.__redun_pack__()
 
 
 def load_checked(data: bytes) -> Any:
