@@ -84,12 +84,27 @@ def _with_options(task: "Task", options: dict) -> "Task":
     return task if task._options == options else task.options(**options)
 
 
+# How a task pickled by reference is found again. A scheduler takes the task's current
+# definition, by name: an expression replayed from the cache then calls the task as it is now,
+# so a parent whose child task changed replays, and only the child runs again (redun's rule).
+# A worker must run exactly the code the scheduler hashed: worker processes call
+# require_exact_tasks(), and there a task is found by its hash or not at all.
+_exact_tasks = False
+
+
+def require_exact_tasks() -> None:
+    global _exact_tasks
+    _exact_tasks = True
+
+
 def _lookup_task(fullname: str, task_hash: str, module: str, options: dict) -> "Task":
-    """Unpickle a task by reference: the same definition must exist in this process."""
-    found = _registry.get_by_hash(task_hash)
+    """Unpickle a task by reference (see require_exact_tasks)."""
+    find = _registry.get_by_hash if _exact_tasks else (
+        lambda _: _registry.get(fullname) or _registry.get_by_hash(task_hash))
+    found = find(task_hash)
     if found is None and module not in sys.modules:
         __import__(module)
-        found = _registry.get_by_hash(task_hash)
+        found = find(task_hash)
     if found is None:
         raise LookupError(
             f"task {fullname} with hash {task_hash[:8]} is not defined in this process "

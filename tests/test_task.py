@@ -213,3 +213,32 @@ def test_an_executor_kind_may_register_task_options_of_its_own(monkeypatch):
         tagged.options(queue="medium")
     with pytest.raises(ValueError, match=r"unknown Queue option\(s\) qeue: use queue"):
         tagged.options(qeue="fast")
+
+
+def test_a_parent_replays_when_only_the_child_it_calls_changed(tmp_path):
+    """redun's rule: a cached expression calls its tasks as they are now."""
+    from redun_fast.cache.lmdb_store import LmdbStore
+
+    runs = []
+
+    @task(namespace="childchange", version="1")
+    def parent(x):
+        runs.append("parent")
+        return child(x)
+
+    @task(namespace="childchange")
+    def child(x):
+        runs.append("child v1")
+        return x + 1
+
+    store = LmdbStore(str(tmp_path / "cache"))
+    assert Scheduler(store=store).run(parent(1)) == 2
+
+    @task(namespace="childchange")  # the notebook cell redefined: new code, new hash
+    def child(x):  # noqa: F811
+        runs.append("child v2")
+        return x + 100
+
+    assert Scheduler(store=store).run(parent(1)) == 101
+    assert runs == ["parent", "child v1", "child v2"]  # the parent was replayed
+    assert Scheduler(store=store).run(parent(1)) == 101 and len(runs) == 3

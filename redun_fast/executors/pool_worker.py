@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List
 
 from redun_fast.executors.protocol import load_definitions, refusal, run_and_encode
 from redun_fast.executors.transport import receive_message, send_message
+from redun_fast.task import require_exact_tasks
 
 
 class _Forward(io.TextIOBase):
@@ -58,6 +59,7 @@ def worker_main(conn: Any, sys_path: List[str], spill_prefix: str) -> None:
     """The worker process's entry point; its large messages spill to files named with
     `spill_prefix` (its pool's, see transport.py)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the scheduler stops us on Ctrl-C
+    require_exact_tasks()  # tasks passed as values: the code the scheduler hashed, or an error
     sys.path[:] = sys_path  # import user modules as the scheduler does
     inbox: "queue.SimpleQueue" = queue.SimpleQueue()
     threading.Thread(target=_read_messages, args=(conn, inbox), daemon=True).start()

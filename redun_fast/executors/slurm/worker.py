@@ -12,9 +12,11 @@ import sys
 from redun_fast.executors.protocol import load_definitions, run_and_encode
 from redun_fast.private import write_private
 from redun_fast.signing import read_key, read_signed, sign
+from redun_fast.task import require_exact_tasks
 
 
 def main(folder: str, index: int) -> None:
+    require_exact_tasks()  # tasks passed as values: the code the scheduler hashed, or an error
     key = read_key(os.path.join(folder, "key"))
     sys_path, definitions = pickle.loads(read_signed(key, os.path.join(folder, "tasks.pkl")))
     sys.path[:] = sys_path  # before the definitions: they may import user modules
