@@ -12,7 +12,7 @@ except ImportError as error:  # a source checkout that was never built
     ) from error
 
 from redun_fast import functools  # noqa: F401  (redun.functools, for `import redun_fast as redun`)
-from redun_fast.builtins import catch, catch_all, cond, root_task, throw
+from redun_fast.builtins import apply_tags, catch, catch_all, cond, root_task, throw
 from redun_fast.errors import *  # noqa: F401,F403  (every public error)
 from redun_fast.errors import __all__ as _errors
 from redun_fast.expression import (
@@ -48,6 +48,7 @@ __all__ = _errors + [
     "Task",
     "TaskExpression",
     "Value",
+    "apply_tags",
     "catch",
     "catch_all",
     "cond",

@@ -1,5 +1,5 @@
 """Built-in tasks with redun's names: root_task and throw, and cond, catch and catch_all, whose
-arguments the scheduler evaluates itself (their nodes: csrc/_scheduler_nodes.pyx)."""
+arguments the scheduler evaluates itself (their nodes: csrc/_scheduler_nodes.pyx); apply_tags."""
 from typing import Any
 
 from redun_fast.expression import QuotedExpression, SchedulerExpression
@@ -59,3 +59,13 @@ def catch_all(exprs: Any, error_class: Any = None, recover: Any = None) -> Any:
     """Evaluate every expression in `exprs` (a nested value) to the end; if any raised an
     `error_class`, evaluate `recover(error)` with the first error, else re-raise it."""
     raise TypeError("catch_all() is evaluated by the scheduler; call it inside a workflow")
+
+
+def apply_tags(value: Any, tags: Any = (), job_tags: Any = (), execution_tags: Any = ()) -> Any:
+    """redun's apply_tags: `value` itself. Tags are checked, not recorded (redun_fast keeps no
+    tag index yet)."""
+    from redun_fast.options import check_tags
+
+    for given in (tags, job_tags, execution_tags):
+        check_tags(list(given))
+    return value

@@ -90,6 +90,16 @@ def _register_scheduler_options() -> None:
                          "how many values a call unpacks to: a, b = f()")
     register_task_option("limits", "scheduler", parse_limits,
                          "resources a job holds while it runs: ['db'] or {'gpu': 2}")
+    register_task_option("tags", "scheduler", check_tags,
+                         "redun's tags, [(key, value), ...] or [key, ...]: accepted, not recorded")
+
+
+def check_tags(tags: Any) -> None:
+    """redun's tags: a list of keys or (key, value) pairs."""
+    if not isinstance(tags, (list, tuple)) or not all(
+            isinstance(tag, str) or (isinstance(tag, (list, tuple)) and len(tag) == 2
+                                     and isinstance(tag[0], str)) for tag in tags):
+        raise ValueError(f"tags={tags!r} must be a list of keys or (key, value) pairs")
 
 
 _register_scheduler_options()

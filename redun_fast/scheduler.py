@@ -23,6 +23,7 @@ from redun_fast.cache.records import new_execution
 from redun_fast.config import default_cache_dir
 from redun_fast.context import merge_contexts
 from redun_fast.executors import Executor, executor_kinds, make_executor
+from redun_fast.executors.registry import kind_name
 from redun_fast.expression import SchedulerExpression, TaskExpression, quote
 from redun_fast.file import new_run
 from redun_fast._nested import find_expressions
@@ -103,7 +104,7 @@ class Scheduler:
         self.close()
 
     def _add_executor(self, name: str, spec: Any, max_workers: Optional[int] = None) -> Executor:
-        settings = self.executor_settings.get(spec) if isinstance(spec, str) else None
+        settings = self.executor_settings.get(kind_name(spec)) if isinstance(spec, str) else None
         executor = self.executors[name] = make_executor(spec, settings, max_workers)
         # Executors that keep files (Slurm's staging) keep them next to the cache.
         executor.use_folder(self.cache_dir or default_cache_dir())
@@ -112,7 +113,7 @@ class Scheduler:
     def get_executor(self, name: str) -> Executor:
         executor = self.executors.get(name)
         if executor is None:
-            if name not in executor_kinds():
+            if kind_name(name) not in executor_kinds():
                 known = sorted(set(self.executors) | set(executor_kinds()))
                 raise ValueError(
                     f"unknown executor {name!r}: use one of {', '.join(known)}, or pass "

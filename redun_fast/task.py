@@ -4,6 +4,8 @@ A task's hash (DESIGN.md §3) covers its full name and either its `version` or i
 text, plus `hash_includes`; options such as `cache` or `cpus` never change it, and are
 checked when the task is defined (options.py).
 """
+import asyncio
+import functools
 import inspect
 import re
 import sys
@@ -124,6 +126,15 @@ def _task_by_value(cls: type, state: dict) -> "Task":
     return _with_options(found, state["_options"])
 
 
+def _awaited(func: Callable) -> Callable:
+    """An async function as a plain one that runs it to the end in an event loop of its own."""
+    @functools.wraps(func)
+    def awaited(*args: Any, **kwargs: Any) -> Any:
+        return asyncio.run(func(*args, **kwargs))
+
+    return awaited
+
+
 def _lazy_defaults(func: Callable) -> tuple:
     """(position, name, default) of the parameters whose default is an expression, such as
     get_context(...): a call that leaves them out passes them, so the scheduler evaluates them
@@ -208,6 +219,8 @@ class Task:
         self.digest = bytes.fromhex(self.hash)
         self._signature = None
         self._lazy_defaults = _lazy_defaults(func)
+        if inspect.iscoroutinefunction(func):  # redun awaits an async task where it runs
+            self.func = _awaited(func)
         self.__doc__ = func.__doc__
         self.__module__ = func.__module__
         self.__name__ = self.name

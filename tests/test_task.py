@@ -172,7 +172,8 @@ def test_an_unknown_task_option_is_an_error_naming_the_known_ones():
     def work(x):
         return x
 
-    known = r"the scheduler's are cache, executor, nout, limits; .*use cpus, memory, gpus, time"
+    known = (r"the scheduler's are cache, executor, nout, limits, tags; "
+             r".*use cpus, memory, gpus, time")
     with pytest.raises(ValueError, match=r"unknown task option\(s\) mem \(did you mean memory\?\): "
                                          + known):
         task(mem=4)(work)
@@ -242,3 +243,40 @@ def test_a_parent_replays_when_only_the_child_it_calls_changed(tmp_path):
     assert Scheduler(store=store).run(parent(1)) == 101
     assert runs == ["parent", "child v1", "child v2"]  # the parent was replayed
     assert Scheduler(store=store).run(parent(1)) == 101 and len(runs) == 3
+
+
+@task(namespace="asynctest")
+async def fetch(x):
+    import asyncio
+
+    await asyncio.sleep(0.01)
+    return x * 2
+
+
+@pytest.mark.parametrize("executor", ["inline", "threads", "processes"])
+def test_async_tasks_are_awaited_where_they_run(executor):
+    with Scheduler(executor=executor) as scheduler:
+        assert scheduler.run([fetch(1), fetch(2)]) == [2, 4]
+    assert fetch.source.lstrip().startswith("async def fetch")  # hashed by its own source
+
+
+def test_redun_executor_names_local_and_process():
+    with Scheduler(executor="local", executors={"process": "process"}) as scheduler:
+        assert type(scheduler.executors["default"]).__name__ == "ThreadExecutor"
+        assert type(scheduler.executors["process"]).__name__ == "ProcessExecutor"
+        assert scheduler.run(fetch.options(executor="process")(3)) == 6
+
+
+def test_tags_are_accepted_and_checked():
+    from redun_fast import apply_tags
+
+    def same(x):
+        return x
+
+    tagged = task(tags=[("project", "qc"), "draft"], namespace="tagtest")(same)
+    assert Scheduler().run(tagged(1)) == 1
+    assert Scheduler().run(apply_tags(tagged(2), [("sample", "s1")])) == 2
+    with pytest.raises(ValueError, match="tags='qc' must be a list of keys or"):
+        task(tags="qc", namespace="tagtest", name="bad")(same)
+    with pytest.raises(ValueError, match="must be a list of keys or"):
+        apply_tags(1, [("a", "b", "c")])

@@ -23,6 +23,14 @@ class ExecutorKind(NamedTuple):
 
 
 _KINDS: Dict[str, ExecutorKind] = {}
+# redun's names for our kinds: its "local" executor is a thread pool, and redun programs name
+# a process pool "process".
+ALIASES = {"local": "threads", "process": "processes"}
+
+
+def kind_name(name: str) -> str:
+    """The kind an executor name stands for (an alias resolved)."""
+    return ALIASES.get(name, name)
 
 
 def register_executor(name: str, target: Union[type, str], settings: Sequence[Any] = (),
@@ -47,10 +55,10 @@ def make_executor(spec: Any, settings: Optional[Dict[str, Any]] = None,
     """
     if isinstance(spec, Executor):
         return spec
-    kind = _KINDS.get(spec)
+    kind = _KINDS.get(kind_name(spec))
     if kind is None:
-        raise ValueError(f"unknown executor {spec!r}: use one of {', '.join(sorted(_KINDS))} "
-                         "or pass an Executor instance")
+        raise ValueError(f"unknown executor {spec!r}: use one of "
+                         f"{', '.join(sorted([*_KINDS, *ALIASES]))} or pass an Executor instance")
     cls = kind.load()
     options = dict(settings or {})
     if max_workers is not None and "max_workers" in inspect.signature(cls).parameters:
