@@ -5,6 +5,7 @@ Arguments follow the parameters' annotations (or their defaults' types): int, fl
 bool as --flag/--no-flag, and lists as repeated values or commas (--samples a b, --samples a,b).
 """
 import argparse
+import enum
 import importlib
 import importlib.util
 import inspect
@@ -17,10 +18,11 @@ from typing import Any, Callable, List, Optional
 from redun_fast.cache.base import CacheError
 from redun_fast.config import ConfigError, config_context, executor_settings, load_config
 from redun_fast.context import merge_contexts, parse_context_update, read_context_file
-from redun_fast.executors import executor_kinds
+from redun_fast.executors import executor_kinds, make_executor
 from redun_fast.errors import DryRunResult, SecurityError
 from redun_fast.expression import Expression
 from redun_fast.output import format_task_call
+from redun_fast.redun_ini import read_redun_ini
 from redun_fast.scheduler import Scheduler
 from redun_fast.task import Task, get_task_registry
 from redun_fast.value import get_type_registry
@@ -84,6 +86,8 @@ def load_workflow(target: str) -> Any:
 
 
 def find_task(module: Any, name: str) -> Task:
+    if name.startswith(module.__name__ + "."):  # `module.task`, as redun users write it
+        name = name[len(module.__name__) + 1:]
     found = getattr(module, name, None)
     if not isinstance(found, Task):
         found = get_task_registry().get(name)
@@ -97,6 +101,17 @@ def find_task(module: Any, name: str) -> Task:
 def _parser_of(kind: Any) -> Callable:
     """How a command-line string becomes a `kind`: a Value (File, Dir, ...) says, through its
     parse_arg, as in redun; another type is called on it."""
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        def by_name(text: str) -> Any:  # by member name, as redun parses them
+            try:
+                return kind[text]
+            except KeyError:
+                raise argparse.ArgumentTypeError(
+                    f"{text!r} is not a {kind.__name__}: use one of "
+                    f"{', '.join(kind.__members__)}") from None
+
+        by_name.__name__ = kind.__name__
+        return by_name
     if isinstance(kind, type) and get_type_registry().get_type(kind, use_default=False):
         def parse(text: str) -> Any:
             return get_type_registry().parse_arg(kind, text)
@@ -182,6 +197,23 @@ def task_call(task: Task, values: dict) -> Any:
     return task(*args, **values)
 
 
+def _with_redun_ini(config: dict) -> tuple:
+    """The default executor and its workers, the context and the other executors, with a
+    redun project's .redun/redun.ini under our settings (those not set come from it)."""
+    executor, executor_source = config["scheduler.executor"]
+    max_workers, workers_source = config["scheduler.max_workers"]
+    ini = read_redun_ini()
+    if ini is None:
+        return executor, max_workers, {}, {}
+    if executor_source == "default":
+        executor = ini.executors.get("default", executor)
+    if workers_source == "default":
+        max_workers = ini.max_workers.get("default")
+    others = {name: make_executor(kind, None, ini.max_workers.get(name))
+              for name, kind in ini.executors.items() if name != "default"}
+    return executor, max_workers, ini.context, others
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     module = load_workflow(args.workflow)
     task = find_task(module, args.task)
@@ -190,13 +222,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                           "scheduler.max_workers": args.max_workers,
                           "scheduler.context_file": args.context_file,
                           "cache.dir": args.cache_dir}, args.config)
-    max_workers = config["scheduler.max_workers"][0]
+    executor, max_workers, ini_context, others = _with_redun_ini(config)
     context_file = config["scheduler.context_file"][0]
-    context = merge_contexts([config_context(args.config),
+    context = merge_contexts([ini_context, config_context(args.config),
                               read_context_file(context_file) if context_file else {}]
                              + [parse_context_update(update) for update in args.context])
     try:
-        scheduler = Scheduler(executor=config["scheduler.executor"][0],
+        scheduler = Scheduler(executor=executor, executors=others,
                               cache_dir=config["cache.dir"][0],
                               shared_cache=config["cache.shared"][0],
                               status_interval=config["scheduler.status_interval"][0],

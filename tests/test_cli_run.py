@@ -145,3 +145,88 @@ def test_file_and_dir_arguments_are_parsed_as_values(tmp_path):
                      "--more", "b.fq,a.fq", "--out", "results")
     assert out.returncode == 0, out.stderr
     assert out.stdout == "[4, 2, 4, 'Dir']\n"
+
+
+ENUM_WORKFLOW = """
+import enum
+from redun_fast import task
+
+class Aligner(enum.Enum):
+    bwa = "bwa-mem2"
+    bowtie = "bowtie2"
+
+@task
+def align(tool: Aligner = Aligner.bwa) -> str:
+    return tool.value
+"""
+
+
+def test_enum_arguments_are_parsed_by_name_and_tasks_named_module_dot_task(tmp_path):
+    (tmp_path / "enums.py").write_text(textwrap.dedent(ENUM_WORKFLOW))
+    out = redun_fast(tmp_path, "run", "--quiet", "enums.py", "align", "--tool", "bowtie")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "bowtie2\n"
+    out = redun_fast(tmp_path, "run", "--quiet", "enums.py", "enums.align")
+    assert out.stdout == "bwa-mem2\n", out.stderr
+    out = redun_fast(tmp_path, "run", "--quiet", "enums.py", "align", "--tool", "star")
+    assert out.returncode == 2
+    assert "'star' is not a Aligner: use one of bwa, bowtie" in out.stderr
+
+
+INI_WORKFLOW = """
+import os
+from redun_fast import get_context, task
+
+os.environ.setdefault("SCHEDULER_PID", str(os.getpid()))  # workers inherit the scheduler's
+
+@task
+def where(label=get_context("run.label", "none")) -> str:
+    return f"{label} {os.getpid() == int(os.environ['SCHEDULER_PID'])}"
+
+@task(executor="batch")
+def elsewhere() -> bool:
+    return os.getpid() == int(os.environ["SCHEDULER_PID"])
+"""
+
+
+def test_a_redun_projects_ini_keeps_working_with_one_warning(tmp_path):
+    (tmp_path / "ini_wf.py").write_text(textwrap.dedent(INI_WORKFLOW))
+    (tmp_path / ".redun").mkdir()
+    (tmp_path / ".redun" / "redun.ini").write_text(textwrap.dedent("""
+        [backend]
+        db_uri = sqlite:///redun.db
+
+        [scheduler]
+        context = {"run": {"label": "from-ini"}}
+
+        [executors.default]
+        type = local
+        max_workers = 2
+
+        [executors.batch]
+        type = local
+        mode = process
+
+        [executors.cloud]
+        type = aws_batch
+        queue = q
+    """))
+    out = redun_fast(tmp_path, "run", "ini_wf.py", "where")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "from-ini True\n"
+    warnings = [line for line in out.stderr.splitlines() if "redun_fast ignores" in line]
+    assert len(warnings) == 1
+    assert "[backend], [executors.cloud] (type aws_batch)" in warnings[0]
+    out = redun_fast(tmp_path, "run", "--quiet", "ini_wf.py", "elsewhere")
+    assert out.stdout == "False\n", out.stderr  # "batch": a process pool, as its mode says
+    out = redun_fast(tmp_path, "run", "--quiet", "--context", "run.label=flag", "ini_wf.py",
+                     "where")
+    assert out.stdout == "flag True\n"
+
+
+def test_a_broken_redun_ini_is_a_one_line_error(tmp_path):
+    (tmp_path / "ini_wf.py").write_text(textwrap.dedent(INI_WORKFLOW))
+    (tmp_path / ".redun").mkdir()
+    (tmp_path / ".redun" / "redun.ini").write_text("[scheduler]\ncontext = {not json\n")
+    out = redun_fast(tmp_path, "run", "ini_wf.py", "where")
+    assert out.returncode == 2 and "[scheduler] context is not valid JSON" in out.stderr
