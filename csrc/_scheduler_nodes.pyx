@@ -186,8 +186,17 @@ cdef class ContextNode(SimpleNode):
         return get_context_value(graph.context, *args, **kwargs)
 
 
+@cython.no_gc
+cdef class ValueNode(SimpleNode):
+    """A ValueExpression: its value."""
+
+    cpdef object apply(self, Graph graph, tuple args, dict kwargs):
+        return args[0]
+
+
 _BUILTIN_NODES = {"redun.cond": CondNode, "redun.catch": CatchNode, "redun.seq": SeqNode,
-                  "redun.catch_all": CatchAllNode, "redun.get_context": ContextNode}
+                  "redun.catch_all": CatchAllNode, "redun.get_context": ContextNode,
+                  "redun.value_task": ValueNode}
 
 
 def node_for(expr):

@@ -55,6 +55,12 @@ def catch(expr: Any, *catch_args: Any) -> Any:
 
 
 @scheduler_task
+def value_task(value: Any) -> Any:
+    """What a ValueExpression evaluates to: its value (its node: _scheduler_nodes.ValueNode)."""
+    raise TypeError("value_task() is evaluated by the scheduler")
+
+
+@scheduler_task
 def catch_all(exprs: Any, error_class: Any = None, recover: Any = None) -> Any:
     """Evaluate every expression in `exprs` (a nested value) to the end; if any raised an
     `error_class`, evaluate `recover(error)` with the first error, else re-raise it."""

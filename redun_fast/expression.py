@@ -71,3 +71,27 @@ LAZY_OPERATIONS: Dict[str, Callable] = {
     "or": lambda self, other: self or other,
     "ror": lambda self, other: other or self,
 }
+
+
+class ValueExpression(SchedulerExpression):
+    """A concrete value lifted into an expression (redun's ValueExpression): it evaluates to
+    the value."""
+
+    __slots__ = ()
+
+    def __init__(self, value: Any) -> None:
+        if isinstance(value, Expression):
+            raise TypeError("ValueExpression lifts a concrete value; this is an expression already")
+        from redun_fast.builtins import value_task
+
+        super().__init__(value_task, (value,), {})
+
+    @property
+    def value(self) -> Any:
+        return self.args[0]
+
+    def __repr__(self) -> str:
+        return f"ValueExpression({self.args[0]!r})"
+
+    def __reduce__(self):
+        return (ValueExpression, (self.args[0],))

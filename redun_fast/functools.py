@@ -88,9 +88,10 @@ def _starmap(a_task: Any, kwargs: Sequence[dict]) -> list:
 
 def starmap(a_task: Any, kwargs: Any = ()) -> Any:
     """Apply a task to each dict of keyword arguments."""
-    if isinstance(kwargs, (list, tuple)) and not isinstance(a_task, Expression):
+    if isinstance(kwargs, (list, tuple)) and not isinstance(a_task, Expression) and all(
+            type(each) is dict for each in kwargs):
         return [a_task(**each) for each in kwargs]
-    return _starmap(a_task, kwargs)
+    return _starmap(a_task, kwargs)  # a lazy list, or lazy rows: a task, so it waits for them
 
 
 @task(**_builtin)
@@ -112,3 +113,9 @@ def zip_(*lists: Sequence[Any]) -> list:
 def seq(exprs: Sequence[Any]) -> list:
     """Evaluate the expressions one after the other; their values, as a list."""
     raise TypeError("seq() is evaluated by the scheduler; call it inside a workflow")
+
+
+def no_prov(expr: Any) -> Any:
+    """redun's no_prov: evaluate `expr` without recording its provenance. redun_fast records no
+    provenance graph, so it is `expr` itself."""
+    return expr

@@ -92,6 +92,18 @@ def _register_scheduler_options() -> None:
                          "resources a job holds while it runs: ['db'] or {'gpu': 2}")
     register_task_option("tags", "scheduler", check_tags,
                          "redun's tags, [(key, value), ...] or [key, ...]: accepted, not recorded")
+    register_task_option("prov", "scheduler", instance_of("prov", bool),
+                         "redun's provenance switch: accepted (no provenance graph is kept)")
+    register_task_option("check_valid", "scheduler", _one_of("check_valid", ("full", "shallow")),
+                         "redun's validity check: accepted; every cached job is checked (full)")
+
+
+def _one_of(name: str, allowed: tuple) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if value not in allowed:
+            raise ValueError(f"{name}={value!r} must be one of {', '.join(allowed)}")
+
+    return check
 
 
 def check_tags(tags: Any) -> None:

@@ -15,7 +15,9 @@ import uuid
 import weakref
 from typing import Any, Dict, Iterator, Optional
 
-from redun_fast.builtins import root_task
+from redun_fast.builtins import (  # noqa: F401  (redun.scheduler's names, importable here)
+    apply_tags, catch, catch_all, cond, root_task, throw,
+)
 from redun_fast.cache.base import ResultStore
 from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.cache.memory import MemoryStore
@@ -27,9 +29,41 @@ from redun_fast.executors.registry import kind_name
 from redun_fast.expression import SchedulerExpression, TaskExpression, quote
 from redun_fast.file import new_run
 from redun_fast._nested import find_expressions
-from redun_fast.errors import DryRunResult
+from redun_fast.errors import DryRunResult, SchedulerError
 from redun_fast.reduction import Reduction
 from redun_fast.output import JobCounts, logger, trim_string
+
+
+_current = threading.local()  # the scheduler running on this thread (get_current_scheduler)
+
+
+def get_current_scheduler(required: bool = True) -> Optional["Scheduler"]:
+    """The Scheduler running on this thread (the one whose run called this, from a task on the
+    inline executor or a scheduler built-in); an error when there is none, unless not required."""
+    scheduler = getattr(_current, "scheduler", None)
+    if scheduler is None and required:
+        raise SchedulerError("no scheduler is running on this thread: get_current_scheduler() "
+                             "works during Scheduler.run, in the scheduler's thread")
+    return scheduler
+
+
+def set_current_scheduler(scheduler: Optional["Scheduler"]) -> None:
+    _current.scheduler = scheduler
+
+
+def _not_supported(name: str, why: str) -> Any:
+    def not_supported(*args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"redun_fast does not support {name}: {why}")
+
+    not_supported.__name__ = name
+    return not_supported
+
+
+subrun = _not_supported("subrun", "run the expression in this scheduler, with the task option "
+                        "executor=... naming where its jobs run (processes, slurm)")
+fork_thread = _not_supported("fork_thread", "it forks a Handle, and redun_fast has no Handles")
+join_thread = _not_supported("join_thread", "it joins Handles, and redun_fast has no Handles")
+merge_handles = _not_supported("merge_handles", "redun_fast has no Handles")
 
 
 def needs_root_task(expr: Any) -> bool:
@@ -140,6 +174,8 @@ class Scheduler:
         self.log(f"Start Execution {execution.id}:  redun {shlex.quote(call)}")
         reduction = Reduction(self, use_cache=cache, dryrun=dryrun,
                               context=merge_contexts([self.context, context]))
+        previous = get_current_scheduler(required=False)
+        set_current_scheduler(self)
         try:
             with _sigterm_as_interrupt():
                 outcome = reduction.evaluate(expr)
@@ -148,6 +184,8 @@ class Scheduler:
             interrupted = isinstance(error, KeyboardInterrupt)
             self._end(execution, reduction, "interrupted" if interrupted else "failed", error)
             raise
+        finally:
+            set_current_scheduler(previous)
         failed = outcome.state == "failed"
         self._end(execution, reduction, outcome.state, outcome.value if failed else None)
         self.log_status()

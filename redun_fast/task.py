@@ -32,6 +32,11 @@ def namespace(name: Optional[str] = None) -> None:
     _current_namespace = name or ""
 
 
+def get_current_namespace() -> str:
+    """The namespace `namespace()` set ("" when none)."""
+    return _current_namespace
+
+
 def _user_stacklevel() -> int:
     """The warnings stacklevel of the first caller outside this module (the @task line)."""
     level, frame = 1, sys._getframe(1)

@@ -172,7 +172,7 @@ def test_an_unknown_task_option_is_an_error_naming_the_known_ones():
     def work(x):
         return x
 
-    known = (r"the scheduler's are cache, executor, nout, limits, tags; "
+    known = (r"the scheduler's are cache, executor, nout, limits, tags, prov, check_valid; "
              r".*use cpus, memory, gpus, time")
     with pytest.raises(ValueError, match=r"unknown task option\(s\) mem \(did you mean memory\?\): "
                                          + known):
