@@ -11,6 +11,8 @@ import importlib.util
 import inspect
 import logging
 import os
+import pdb
+import pickle
 import sys
 import typing
 from typing import Any, Callable, List, Optional
@@ -47,7 +49,8 @@ def add_run_command(commands: Any) -> None:
         "  redun_fast run --dryrun my_package.workflow main",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("workflow", help="a .py file, or an importable module name")
-    run.add_argument("task", help="a task of it: its name in the module, or its full name")
+    run.add_argument("task", help="a task of it: its name in the module, or its full name "
+                     "(with --rerun: an execution id)")
     run.add_argument("task_args", nargs=argparse.REMAINDER, help="the task's arguments")
     run.add_argument("--executor",
                      help="default executor: threads (default), processes, inline or slurm")
@@ -60,6 +63,11 @@ def add_run_command(commands: Any) -> None:
                      "VALUE is JSON if it parses, else a string")
     run.add_argument("--context-file", help="a JSON file of context, over the config file's "
                      "[context] (default: the setting scheduler.context_file)")
+    run.add_argument("--rerun", action="store_true",
+                     help="run an earlier execution's root call again: give its id (or its "
+                     "first characters) in place of the task; task arguments given override")
+    run.add_argument("--pdb", action="store_true",
+                     help="on an error, start the debugger where it was raised")
     run.add_argument("--quiet", action="store_true", help="no job log lines, only the result")
     run.add_argument("--log-level", default="INFO",
                      choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -131,8 +139,9 @@ def _list_of(item_type: Callable) -> Callable:
     return parse
 
 
-def task_arguments(task: Task, argv: List[str]) -> dict:
-    """Parse a task's arguments from the command line, by its signature."""
+def task_arguments(task: Task, argv: List[str], given_only: bool = False) -> dict:
+    """Parse a task's arguments from the command line, by its signature; with `given_only`,
+    only those the command line gives (none is required: a rerun has the others)."""
     parser = _Parser(prog=f"redun_fast run ... {task.name}", add_help=True)
     try:
         hints = typing.get_type_hints(task.func)
@@ -148,8 +157,9 @@ def task_arguments(task: Task, argv: List[str]) -> dict:
             kind = (str if lazy or param.default is param.empty or param.default is None
                     else type(param.default))
         flags = sorted({f"--{name}", f"--{name.replace('_', '-')}"})
-        required = param.default is param.empty
-        default = argparse.SUPPRESS if lazy else None if required else param.default
+        required = param.default is param.empty and not given_only
+        default = (argparse.SUPPRESS if lazy or given_only
+                   else None if required else param.default)
         origin = typing.get_origin(kind)
         if kind is bool:
             parser.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction,
@@ -164,8 +174,9 @@ def task_arguments(task: Task, argv: List[str]) -> dict:
                                 type=_parser_of(kind))
     values = vars(parser.parse_args(_negative_numbers_attached(argv)))
     for name in list_params:  # --samples a b,c -> ["a", "b", "c"]
-        if name in values and values[name] is not None and values[name] is not task.signature.parameters[name].default:
-            values[name] = [item for group in values[name] for item in group]
+        given = values.get(name)
+        if given is not None and given is not task.signature.parameters[name].default:
+            values[name] = [item for group in given for item in group]
     return values
 
 
@@ -214,10 +225,31 @@ def _with_redun_ini(config: dict) -> tuple:
     return executor, max_workers, ini.context, others
 
 
+def rerun_call(store: Any, execution_id: str, argv: List[str]) -> Any:
+    """The root call of an earlier execution (by id or its first characters), with the
+    arguments the command line gives instead of its own."""
+    matches = [e for e in store.executions() if e.id.startswith(execution_id)]
+    if len(matches) != 1:
+        raise UsageError(f"{'no' if not matches else 'more than one'} execution matches "
+                         f"{execution_id!r}: see `redun_fast log` for their ids")
+    if matches[0].root_call is None:
+        raise UsageError(f"execution {matches[0].id} cannot be rerun: its root was not one task "
+                         "call on values, or its arguments were too big to keep")
+    fullname, args, kwargs = pickle.loads(matches[0].root_call)
+    task = get_task_registry().get(fullname)
+    if task is None:
+        raise UsageError(f"execution {matches[0].id} ran {fullname}, which this workflow does "
+                         "not define")
+    named = task.named_arguments(args, kwargs)
+    named.update(task_arguments(task, argv, given_only=True))
+    return task_call(task, named)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     module = load_workflow(args.workflow)
-    task = find_task(module, args.task)
-    kwargs = task_arguments(task, args.task_args)
+    if not args.rerun:
+        task = find_task(module, args.task)
+        kwargs = task_arguments(task, args.task_args)
     config = load_config({"scheduler.executor": args.executor,
                           "scheduler.max_workers": args.max_workers,
                           "scheduler.context_file": args.context_file,
@@ -240,9 +272,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     with scheduler:
         scheduler.logger.setLevel(logging.WARNING if args.quiet else args.log_level)
+        call = (rerun_call(scheduler.store, args.task, args.task_args) if args.rerun
+                else task_call(task, kwargs))
         try:
-            result = scheduler.run(task_call(task, kwargs), cache=not args.no_cache,
-                                   dryrun=args.dryrun)
+            result = scheduler.run(call, cache=not args.no_cache, dryrun=args.dryrun)
         except DryRunResult as dry:
             cached = scheduler.job_counts.get_all()["CACHED"]
             print(f"Dryrun: {cached} jobs cached, {len(dry.would_run)} would run "
@@ -250,6 +283,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             for job in dry.would_run:
                 print(f"  {format_task_call(job.task, job.args, job.kwargs)}")
             return 0
+        except Exception:
+            if args.pdb:  # as redun's --pdb: look at the failure where it happened
+                print("Uncaught exception. Entering post-mortem debugging.", file=sys.stderr)
+                pdb.post_mortem(sys.exc_info()[2])
+            raise
     print(result)
     return 0
 

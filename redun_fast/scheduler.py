@@ -6,6 +6,7 @@ runs of one Scheduler, as the walkthrough's status tables show.
 """
 import contextlib
 import logging
+import pickle
 import shlex
 import signal
 import threading
@@ -64,6 +65,18 @@ subrun = _not_supported("subrun", "run the expression in this scheduler, with th
 fork_thread = _not_supported("fork_thread", "it forks a Handle, and redun_fast has no Handles")
 join_thread = _not_supported("join_thread", "it joins Handles, and redun_fast has no Handles")
 merge_handles = _not_supported("merge_handles", "redun_fast has no Handles")
+
+
+ROOT_CALL_MAX = 1 << 20  # bytes of a root call's arguments kept for --rerun, at most
+
+
+def _root_call(expr: TaskExpression) -> Optional[bytes]:
+    """A root call on values, pickled for `redun_fast run --rerun` (None if it cannot be)."""
+    try:
+        data = pickle.dumps((expr.task.fullname, expr.args, expr.kwargs), protocol=5)
+    except Exception:
+        return None
+    return data if len(data) <= ROOT_CALL_MAX else None
 
 
 def needs_root_task(expr: Any) -> bool:
@@ -166,10 +179,13 @@ class Scheduler:
         context: merged over the Scheduler's context for this run (get_context reads it).
         """
         new_run()  # File hashes remembered from before are taken again from the disk
+        root_call = None
         if needs_root_task(expr):
             expr = root_task(quote(expr))
+        else:
+            root_call = _root_call(expr)
         call = trim_string(repr(expr))
-        execution = new_execution(str(uuid.uuid4()), call)
+        execution = new_execution(str(uuid.uuid4()), call, root_call)
         self.store.commit(execution=execution)
         self.log(f"Start Execution {execution.id}:  redun {shlex.quote(call)}")
         reduction = Reduction(self, use_cache=cache, dryrun=dryrun,

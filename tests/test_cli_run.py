@@ -1,5 +1,6 @@
 """`redun_fast run`, through the real console script: arguments, dry runs and user errors."""
 import os
+import re
 import subprocess
 import textwrap
 
@@ -230,3 +231,29 @@ def test_a_broken_redun_ini_is_a_one_line_error(tmp_path):
     (tmp_path / ".redun" / "redun.ini").write_text("[scheduler]\ncontext = {not json\n")
     out = redun_fast(tmp_path, "run", "ini_wf.py", "where")
     assert out.returncode == 2 and "[scheduler] context is not valid JSON" in out.stderr
+
+
+def test_rerun_runs_an_executions_root_call_again_with_overrides(folder):
+    first = redun_fast(folder, "run", "wf.py", "main", "--n", "2", "--label", "first")
+    assert first.returncode == 0, first.stderr
+    execution_id = re.search(r"Start Execution ([0-9a-f-]{36})", first.stderr).group(1)
+    again = redun_fast(folder, "run", "--quiet", "--rerun", "wf.py", execution_id[:8])
+    assert again.stdout == first.stdout  # the same call, replayed from the cache
+    changed = redun_fast(folder, "run", "--quiet", "--rerun", "wf.py", execution_id[:8],
+                         "--n", "3")
+    assert changed.stdout.startswith("{'squares': [0, 1, 4], ") and "'label': 'first'" in (
+        changed.stdout)
+    missing = redun_fast(folder, "run", "--rerun", "wf.py", "ffffffff")
+    assert missing.returncode == 2 and "no execution matches 'ffffffff'" in missing.stderr
+
+
+def test_pdb_opens_the_debugger_at_a_failure(tmp_path):
+    (tmp_path / "fails.py").write_text("from redun_fast import task\n\n@task\ndef boom():\n"
+                                       "    raise ValueError('boom')\n")
+    env = {**os.environ, "REDUN_FAST_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run(["redun_fast", "run", "--quiet", "--pdb", "--executor", "inline",
+                          "fails.py", "boom"], cwd=tmp_path, input="p 'in the debugger'\nq\n",
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert "Entering post-mortem debugging" in out.stderr
+    assert "(Pdb)" in out.stdout and "'in the debugger'" in out.stdout
+    assert out.returncode != 0 and "ValueError: boom" in out.stderr

@@ -31,6 +31,9 @@ class ExecutionRecord(NamedTuple):
     error: Optional[str]
     host: Optional[str] = None  # where the scheduler ran (None in records written before)
     pid: Optional[int] = None
+    # The pickled (task full name, args, kwargs) of a root that is one task call on values,
+    # for `redun_fast run --rerun` (None for other roots, or arguments too big to keep).
+    root_call: Optional[bytes] = None
 
     @property
     def shown_state(self) -> str:
@@ -55,6 +58,7 @@ class ExecutionRecord(NamedTuple):
         return None if self.end is None else self.end - self.start
 
 
-def new_execution(execution_id: str, call: str) -> ExecutionRecord:
+def new_execution(execution_id: str, call: str,
+                  root_call: Optional[bytes] = None) -> ExecutionRecord:
     return ExecutionRecord(execution_id, time.time(), None, call, "running", {}, None, _HOST,
-                           os.getpid())
+                           os.getpid(), root_call)
