@@ -60,6 +60,15 @@ def _not_supported(name: str, why: str) -> Any:
     return not_supported
 
 
+class JobInfo:
+    """redun's JobInfo placeholder argument, which redun_fast does not fill in."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError(
+            "redun_fast does not support JobInfo (a job's ids passed to the task): log what you "
+            "need from the task's own arguments, or see `redun_fast log` for job ids")
+
+
 subrun = _not_supported("subrun", "run the expression in this scheduler, with the task option "
                         "executor=... naming where its jobs run (processes, slurm)")
 fork_thread = _not_supported("fork_thread", "it forks a Handle, and redun_fast has no Handles")

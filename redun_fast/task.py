@@ -286,6 +286,12 @@ class Task:
     def partial(self, *args: Any, **kwargs: Any) -> "PartialTask":
         return PartialTask(self, args, kwargs)
 
+    def update_context(self, context: Optional[dict] = None, **kwargs: Any) -> "Task":
+        raise NotImplementedError(
+            "redun_fast does not support Task.update_context (a context per job, inherited by "
+            "the jobs it calls): pass the value as an argument, or set the run's context with "
+            "Scheduler(context=...), run(..., context=...) or redun_fast run --context")
+
     def __call__(self, *args: Any, **kwargs: Any) -> TaskExpression:
         if self._lazy_defaults:  # get_context(...) as a default: the call carries it
             kwargs = {**{name: default for position, name, default in self._lazy_defaults

@@ -30,7 +30,7 @@ REDUN_NAMES = {
                            "hash_stream"],
     "redun_fast.scheduler": ["Scheduler", "catch_all", "cond", "catch", "throw", "apply_tags",
                              "get_current_scheduler", "set_current_scheduler", "subrun",
-                             "fork_thread", "join_thread", "merge_handles"],
+                             "fork_thread", "join_thread", "merge_handles", "JobInfo"],
     "redun_fast.tools": ["debug_task", "copy_file", "copy_files", "copy_dir", "render_template"],
     "redun_fast.pytest": ["scheduler"],
 }
@@ -154,3 +154,12 @@ def test_tools_copy_files_and_dirs_as_jobs(tmp_path):
 
 def test_the_pytest_plugin_gives_a_scheduler_fixture(scheduler):
     assert isinstance(scheduler, Scheduler) and scheduler.run(add(1, 2)) == 3
+
+
+def test_job_info_and_update_context_say_why_they_are_not_supported():
+    from redun_fast.scheduler import JobInfo
+
+    with pytest.raises(NotImplementedError, match="does not support JobInfo"):
+        JobInfo()
+    with pytest.raises(NotImplementedError, match="update_context .*--context"):
+        add.update_context({"a": 1})
