@@ -31,17 +31,55 @@ from redun_fast.value import ProxyValue, Value, get_type_registry
 
 __version__ = "0.1.0"
 
+
+def run(expr, config_dir=None, **run_config):
+    """redun's `redun.run(expr)`: evaluate `expr` on a Scheduler made from the config file
+    (./.redun_fast/config.toml, or `config_dir`/config.toml) and kept for the next call."""
+    import os
+
+    from redun_fast.config import load_config
+
+    scheduler = _schedulers.get(config_dir)
+    if scheduler is None:
+        path = None if config_dir is None else os.path.join(config_dir, "config.toml")
+        config = load_config(path=path)
+        scheduler = _schedulers[config_dir] = Scheduler(
+            executor=config["scheduler.executor"][0], cache_dir=config["cache.dir"][0],
+            shared_cache=config["cache.shared"][0])
+    return scheduler.run(expr, **run_config)
+
+
+_schedulers = {}  # config_dir -> the Scheduler run() made for it
+
+
+class Handle:
+    """redun's Handle (a value for a connection or other state threaded through jobs)."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError(
+            "redun_fast does not support Handle (state threaded through jobs, with forks and "
+            "merges): open the connection inside the task that uses it")
+
+
+class ShardedS3Dataset:
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError(
+            "redun_fast does not support ShardedS3Dataset: it has no s3:// filesystem (see "
+            "redun_fast.fs.register_filesystem); copy the data to a shared filesystem and use Dir")
+
 __all__ = _errors + [
     "ContentDir",
     "ContentFile",
     "Dir",
     "Expression",
+    "Handle",
     "File",
     "FileSet",
     "PartialTask",
     "ProxyValue",
     "QuotedExpression",
     "Scheduler",
+    "ShardedS3Dataset",
     "SimpleExpression",
     "StagingDir",
     "StagingFile",
@@ -59,6 +97,7 @@ __all__ = _errors + [
     "namespace",
     "quote",
     "root_task",
+    "run",
     "script",
     "task",
     "throw",

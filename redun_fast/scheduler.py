@@ -60,6 +60,9 @@ def _not_supported(name: str, why: str) -> Any:
     return not_supported
 
 
+from redun_fast._graph import Job  # noqa: E402,F401  (redun.scheduler.Job, for annotations)
+
+
 class JobInfo:
     """redun's JobInfo placeholder argument, which redun_fast does not fill in."""
 

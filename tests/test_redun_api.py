@@ -14,7 +14,8 @@ redun_namespace = "apitest"
 # module -> names a redun program imports from it
 REDUN_NAMES = {
     "redun_fast": ["File", "Dir", "Scheduler", "task", "script", "get_context", "cond", "catch",
-                   "throw", "apply_tags", "namespace", "PartialTask", "Task"],
+                   "throw", "apply_tags", "namespace", "PartialTask", "Task", "run", "Handle",
+                   "ShardedS3Dataset"],
     "redun_fast.file": ["File", "Dir", "FileSet", "ContentFile", "ContentDir", "IFile", "IDir",
                         "StagingFile", "StagingDir", "glob_file", "open_file", "copy_file"],
     "redun_fast.value": ["Value", "ProxyValue", "get_type_registry", "InvalidValueError"],
@@ -30,7 +31,7 @@ REDUN_NAMES = {
                            "hash_stream"],
     "redun_fast.scheduler": ["Scheduler", "catch_all", "cond", "catch", "throw", "apply_tags",
                              "get_current_scheduler", "set_current_scheduler", "subrun",
-                             "fork_thread", "join_thread", "merge_handles", "JobInfo"],
+                             "fork_thread", "join_thread", "merge_handles", "JobInfo", "Job"],
     "redun_fast.tools": ["debug_task", "copy_file", "copy_files", "copy_dir", "render_template"],
     "redun_fast.pytest": ["scheduler"],
 }
@@ -163,3 +164,25 @@ def test_job_info_and_update_context_say_why_they_are_not_supported():
         JobInfo()
     with pytest.raises(NotImplementedError, match="update_context .*--context"):
         add.update_context({"a": 1})
+
+
+def test_handles_and_s3_datasets_say_why_they_are_not_supported():
+    from redun_fast import Handle, ShardedS3Dataset
+
+    with pytest.raises(NotImplementedError, match="does not support Handle"):
+        Handle("db")
+    with pytest.raises(NotImplementedError, match="no s3:// filesystem"):
+        ShardedS3Dataset("s3://bucket/data")
+
+
+def test_run_uses_a_scheduler_from_the_config_and_keeps_it(tmp_path, monkeypatch):
+    import redun_fast
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REDUN_FAST_CACHE_DIR", raising=False)
+    monkeypatch.delenv("REDUN_FAST_CONFIG", raising=False)
+    monkeypatch.setattr(redun_fast, "_schedulers", {})
+    assert redun_fast.run(add(1, 2)) == 3
+    assert redun_fast.run(add(1, 2), cache=False) == 3 and len(redun_fast._schedulers) == 1
+    assert (tmp_path / ".redun_fast" / "data.mdb").exists()
+    redun_fast._schedulers[None].close()
