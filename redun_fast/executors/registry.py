@@ -57,8 +57,9 @@ def make_executor(spec: Any, settings: Optional[Dict[str, Any]] = None,
         return spec
     kind = _KINDS.get(kind_name(spec))
     if kind is None:
-        raise ValueError(f"unknown executor {spec!r}: use one of "
-                         f"{', '.join(sorted([*_KINDS, *ALIASES]))} or pass an Executor instance")
+        raise ValueError(f"unknown executor {spec!r}: use one of {', '.join(sorted(_KINDS))} "
+                         "(or redun's names local and process, for threads and processes) or "
+                         "pass an Executor instance")
     cls = kind.load()
     options = dict(settings or {})
     if max_workers is not None and "max_workers" in inspect.signature(cls).parameters:

@@ -170,7 +170,8 @@ def test_invalid_task_options_fail_at_definition(options, message):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"executor": "nope"}, r"unknown executor 'nope': use one of inline, processes, slurm, "
-                           r"threads or pass an Executor instance"),
+                           r"threads \(or redun's names local and process, for threads and "
+                           r"processes\) or pass an Executor instance"),
     ({"max_workers": 0}, r"max_workers=0 must be a positive integer"),
     ({"executor": "processes", "max_workers": -2}, r"max_workers=-2 must be a positive integer"),
 ])
