@@ -1,0 +1,181 @@
+"""Random workflows for differential tests (tests/test_fuzz.py): a hypothesis strategy of
+expression trees over a small vocabulary, the Python source of each tree, and a reference
+evaluator written for the test (eager Python, by the rules the engines must follow).
+
+A tree is a tuple: ("int", n) | ("call", task, [trees]) | ("list", [trees]) | ("cond", tree,
+tree, tree) | ("catch", tree) | ("op", "+" or "*", tree, n) | ("partial", n, tree) |
+("map", [trees]) | ("seq", [trees]) | ("fresh", tree) | ("recurse", n) | ("first", tree).
+"""
+from hypothesis import strategies as st
+
+# The vocabulary's source, the same for redun and redun_fast (only the imports differ).
+TASKS = '''
+redun_namespace = "fuzz"
+
+
+@task()
+def add(a, b):
+    return a + b
+
+
+@task()
+def mul(a, b):
+    return a * b
+
+
+@task()
+def boom(a):
+    if a % 4 == 0:
+        raise ValueError(f"boom {a}")
+    return a
+
+
+@task()
+def recover(error):
+    return -1
+
+
+@task()
+def inc(a):
+    return a + 1
+
+
+@task(cache=False)
+def fresh(a):
+    return a + 1000
+
+
+@task()
+def pair(a, b):
+    return (a, b)
+
+
+@task()
+def total(values):
+    return sum(values)
+
+
+@task()
+def recurse(n):
+    return add(recurse(n - 1), 1) if n > 0 else 0
+'''
+
+REDUN_IMPORTS = "from redun import Scheduler, catch, cond, task\nfrom redun.functools import map_, seq\n"
+REDUN_FAST_IMPORTS = ("from redun_fast import Scheduler, catch, cond, task\n"
+                      "from redun_fast.functools import map_, seq\n")
+
+_ints = st.integers(min_value=0, max_value=12).map(lambda n: ("int", n))
+
+
+def _grow(children):
+    some = st.lists(children, min_size=1, max_size=3)
+    return st.one_of(
+        st.tuples(st.just("call"), st.sampled_from(["add", "mul"]), st.lists(children, min_size=2,
+                                                                             max_size=2)),
+        st.tuples(st.just("call"), st.sampled_from(["boom", "inc"]),
+                  st.lists(children, min_size=1, max_size=1)),
+        st.tuples(st.just("call"), st.just("total"), st.lists(some.map(lambda xs: ("list", xs)),
+                                                              min_size=1, max_size=1)),
+        st.tuples(st.just("list"), some),
+        st.tuples(st.just("cond"), children, children, children),
+        st.tuples(st.just("catch"), children),
+        st.tuples(st.just("op"), st.sampled_from(["+", "*"]), children,
+                  st.integers(min_value=0, max_value=3)),
+        st.tuples(st.just("partial"), st.integers(min_value=0, max_value=3), children),
+        st.tuples(st.just("map"), some),
+        st.tuples(st.just("seq"), some),
+        st.tuples(st.just("fresh"), children),
+        st.tuples(st.just("recurse"), st.integers(min_value=0, max_value=3)),
+        st.tuples(st.just("first"), st.lists(children, min_size=2, max_size=2)),
+    )
+
+
+workflows = st.recursive(_ints, _grow, max_leaves=8)
+
+
+def source(tree) -> str:
+    """The Python expression that builds the tree's workflow."""
+    kind = tree[0]
+    if kind == "int":
+        return str(tree[1])
+    if kind == "call":
+        return f"{tree[1]}({', '.join(source(arg) for arg in tree[2])})"
+    if kind == "list":
+        return f"[{', '.join(source(item) for item in tree[1])}]"
+    if kind == "cond":
+        return f"cond({source(tree[1])} > 6, {source(tree[2])}, {source(tree[3])})"
+    if kind == "catch":
+        return f"catch(boom({source(tree[1])}), ValueError, recover)"
+    if kind == "op":
+        return f"({source(tree[2])} {tree[1]} {tree[3]})"
+    if kind == "partial":
+        return f"add.partial({tree[1]})({source(tree[2])})"
+    if kind == "map":
+        return f"map_(inc, [{', '.join(source(item) for item in tree[1])}])"
+    if kind == "seq":
+        return f"seq([{', '.join(source(item) for item in tree[1])}])"
+    if kind == "fresh":
+        return f"fresh({source(tree[1])})"
+    if kind == "recurse":
+        return f"recurse({tree[1]})"
+    if kind == "first":
+        return f"pair({source(tree[1][0])}, {source(tree[1][1])})[0]"
+    raise ValueError(kind)
+
+
+def reference(tree):
+    """The value the workflow must give, or the exception it must raise (eagerly, in Python;
+    cond evaluates only the branch it takes, catch recovers from boom's ValueError)."""
+    kind = tree[0]
+    if kind == "int":
+        return tree[1]
+    if kind == "call":
+        args = [reference(arg) for arg in tree[2]]
+        name = tree[1]
+        if name == "add":
+            return args[0] + args[1]
+        if name == "mul":
+            return args[0] * args[1]
+        if name == "inc":
+            return args[0] + 1
+        if name == "total":
+            return sum(args[0])
+        if name == "boom":
+            if args[0] % 4 == 0:
+                raise ValueError(f"boom {args[0]}")
+            return args[0]
+    if kind == "list":
+        return [reference(item) for item in tree[1]]
+    if kind == "cond":
+        return reference(tree[2]) if reference(tree[1]) > 6 else reference(tree[3])
+    if kind == "catch":  # boom(x) in a catch: a ValueError from it or from inside x recovers
+        try:
+            value = reference(tree[1])
+        except ValueError:
+            return -1
+        return -1 if value % 4 == 0 else value
+    if kind == "op":
+        value = reference(tree[2])
+        return value + tree[3] if tree[1] == "+" else value * tree[3]
+    if kind == "partial":
+        return tree[1] + reference(tree[2])
+    if kind == "map":
+        return [reference(item) + 1 for item in tree[1]]
+    if kind == "seq":
+        return [reference(item) for item in tree[1]]
+    if kind == "fresh":
+        return reference(tree[1]) + 1000
+    if kind == "recurse":
+        return tree[1]
+    if kind == "first":
+        return reference(tree[1][0])
+    raise ValueError(kind)
+
+
+def outcome(evaluate):
+    """("value", v) or ("error", exception type name): with two failures in a workflow, which
+    one an engine meets first is a race, so only the type is compared."""
+    try:
+        return ("value", evaluate())
+    except Exception as error:
+        return ("error", type(error).__name__)
