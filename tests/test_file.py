@@ -13,7 +13,6 @@ from redun_fast.errors import (
     FileError,
     FileIsDirectoryError,
     FileMissingError,
-    FilePermissionError,
     FileSchemeError,
 )
 from redun_fast.file import IDir, IFile, copy_file, glob_file, new_run, open_file

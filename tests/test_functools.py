@@ -1,11 +1,12 @@
 """redun's functional helpers, catch_all and nout, and a redun program run unchanged."""
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from needs_redun import requires_redun
 
 from redun_fast import Scheduler, catch_all, task
 from redun_fast.functools import (
@@ -134,16 +135,7 @@ def test_a_redun_program_runs_unchanged_but_for_its_imports(tmp_path):
     assert (tmp_path / "reads" / "sample2.txt").read_text() == "ATATAT\nGCGCGC\n"
 
 
-def _redun_installed():
-    try:
-        return subprocess.run([sys.executable, "-c", "import redun"], capture_output=True,
-                              timeout=60).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-@pytest.mark.skipif(not _redun_installed() and os.environ.get("REDUN_FAST_REQUIRE_REDUN") != "1",
-                    reason="redun is not installed (pip install -e '.[test]' installs it)")
+@requires_redun
 def test_the_redun_program_gives_the_same_output_on_redun(tmp_path):
     source = (ROOT / "examples" / "redun_program.py").read_text()
     assert run_program(source, tmp_path) == EXPECTED_PROGRAM_OUTPUT

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 from fuzz_workflows import (REDUN_FAST_IMPORTS, REDUN_IMPORTS, TASKS, outcome, reference, source,
                             workflows)
+from needs_redun import requires_redun
 from redun_fast import Scheduler
 from redun_fast.cache.lmdb_store import LmdbStore
 
@@ -52,14 +53,6 @@ def test_a_random_workflow_gives_the_reference_outcome_and_reruns_from_the_cache
         assert ran_again == {}, text
 
 
-def _redun_installed():
-    try:
-        return subprocess.run([sys.executable, "-c", "import redun"], capture_output=True,
-                              timeout=60).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 RUNNER = textwrap.dedent("""
     import sys
     scheduler = Scheduler()
@@ -72,8 +65,7 @@ RUNNER = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(not _redun_installed() and os.environ.get("REDUN_FAST_REQUIRE_REDUN") != "1",
-                    reason="redun is not installed (pip install -e '.[test]' installs it)")
+@requires_redun
 def test_random_workflows_give_the_same_values_on_redun(tmp_path):
     found = []
 
