@@ -116,19 +116,13 @@ def _packed(value: Any) -> bytes:
 
 def load_checked(data: bytes) -> Any:
     """A marked row's result, if every value it holds is still valid; else StaleResultError."""
-    if data[1:2] == PACKED:
+    if data[1:2] == PACKED:  # one value, itself the value to check
         end = 3 + data[2]
         value = _registry.value_type(data[3:end].decode()).__redun_unpack__(data[end:])
-        if not value.is_valid():
-            raise StaleResultError(f"{value!r} is no longer valid")
-        return value
-    checked, value = pickle.loads(data[2:])
+        checked = (value,)
+    else:
+        checked, value = pickle.loads(data[2:])
     for item in checked:
         if not (item if isinstance(item, Value) else _registry.get_value(item)).is_valid():
             raise StaleResultError(f"{item!r} is no longer valid")
     return value
-
-
-def dumps(value: Any, task_name: str) -> bytes:
-    """A result's stored form, outside a run (tests, tools): see ResultSerializer.dumps."""
-    return ResultSerializer().dumps(value, task_name)
