@@ -57,24 +57,34 @@ def test_a_worker_with_a_wrong_key_is_refused_by_both_sides():
     listener.close()
 
 
+def _connect_to_fake_scheduler(behave):
+    """connect() to a loopback server that answers one connection with `behave(peer)`."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        peer, _ = server.accept()
+        behave(peer)
+        peer.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        connect(server.getsockname()[:2], os.urandom(32))
+    finally:
+        thread.join()
+        server.close()
+
+
 def test_a_scheduler_without_the_key_sends_a_worker_nothing():
     """A process that took over the scheduler's port cannot make a worker read its batches:
     it answers the worker's challenge with a proof it could not make without the key."""
-    impostor = socket.create_server(("127.0.0.1", 0))
-
-    def pretend():
-        peer, _ = impostor.accept()
+    def pretend(peer):
         peer.sendall(MAGIC + os.urandom(32))
         peer.recv(64)
         peer.sendall(os.urandom(32))
-        peer.close()
 
-    thread = threading.Thread(target=pretend)
-    thread.start()
     with pytest.raises(SecurityError, match="the scheduler at 127.0.0.1:.* does not hold"):
-        connect(impostor.getsockname()[:2], os.urandom(32))
-    thread.join()
-    impostor.close()
+        _connect_to_fake_scheduler(pretend)
 
 
 class _Marker:
@@ -114,16 +124,6 @@ def test_a_peer_that_connects_and_says_nothing_is_dropped_after_the_handshake_ti
 
 
 def test_connecting_to_something_that_is_not_a_scheduler_is_a_clear_error():
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def greet():
-        peer, _ = server.accept()
-        peer.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + b" " * 40)
-        peer.close()
-
-    thread = threading.Thread(target=greet)
-    thread.start()
     with pytest.raises(SecurityError, match="is not a redun_fast scheduler"):
-        connect(server.getsockname()[:2], os.urandom(32))
-    thread.join()
-    server.close()
+        _connect_to_fake_scheduler(
+            lambda peer: peer.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + b" " * 40))
