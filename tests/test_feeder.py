@@ -50,7 +50,8 @@ class InProcessWorker(WorkerHandle):
         _, batch_id, definitions, jobs = pickle.loads(self.inbox.pop(0))
         load_definitions(pickle.loads(definitions), self.functions, self.names)
         jobs = pickle.loads(jobs)
-        if any(args == ("die",) for _, _, args, _ in jobs):
+        if any(args == ("die",) or args == (f"kills worker {self.number}",)
+               for _, _, args, _ in jobs):
             return None
         return pickle.loads(run_and_encode(batch_id, self.functions, self.names, jobs))
 
@@ -58,11 +59,11 @@ class InProcessWorker(WorkerHandle):
         return "exit code 9"
 
 
-def run(values, workers, batch_seconds=0.002, job_seconds=None):
+def run(values, workers, batch_seconds=0.002, job_seconds=None, max_crashes=1):
     """Feed jobs double(value) to the workers until every job is delivered; the results."""
     delivered = []
     outstanding = Outstanding()
-    feeder = Feeder(outstanding, batch_seconds, max_batch=4096)
+    feeder = Feeder(outstanding, batch_seconds, max_batch=4096, max_crashes=max_crashes)
     feeder.job_seconds = job_seconds  # as measured by earlier batches, if given
     jobs = [Job(double, value) for value in values]
     outstanding.add(jobs, delivered.extend)
@@ -136,3 +137,55 @@ def test_workers_that_die_as_they_start_fail_every_job():
     assert feeder.broken is not None and "die as they start: exit code 9" in str(feeder.broken)
     assert len(results) == 20
     assert all(not ok and value is feeder.broken for ok, value in results.values())
+
+
+def test_with_max_crashes_a_job_fails_only_after_killing_that_many_workers():
+    results, feeder = run([1, "die", 2, "kills worker 2"], [InProcessWorker(1)], max_crashes=3)
+    error = results.pop("die")[1]
+    assert isinstance(error, WorkerDiedError)
+    assert "died: exit code 9; it was running alone on each of the 3 workers that died" in str(
+        error)
+    # Killed worker 2 once (a node that failed, say), then ran on another: not a killer.
+    assert results == {1: (True, 2), 2: (True, 4), "kills worker 2": (True, "kills worker 2" * 2)}
+    assert not feeder.crashes  # forgiven once it succeeded
+
+
+def test_a_worker_that_leaves_hands_back_what_it_had_not_started():
+    delivered = []
+    outstanding = Outstanding()
+    feeder = Feeder(outstanding, 0.002, max_batch=4096)
+    feeder.job_seconds = 1e-6
+    jobs = [Job(double, value) for value in range(4)]
+    outstanding.add(jobs, delivered.extend)
+    leaving = InProcessWorker(1)
+    feeder.add(jobs[:2])
+    feeder.distribute([leaving])
+    feeder.add(jobs[2:])
+    feeder.distribute([leaving])
+    assert len(leaving.inflight) == 2 and feeder.waiting == 0
+    feeder.left(leaving)  # its allocation ends: it ran none of them
+    assert feeder.waiting == 4 and feeder.startup_deaths == 0 and not delivered
+    fresh = InProcessWorker(2)
+    for _ in range(10):
+        feeder.distribute([leaving, fresh])  # the one that left is sent nothing
+        if not fresh.inbox:
+            break
+        feeder.received(fresh, *fresh.step()[1:])
+    assert sorted((job.args[0], value) for job, ok, value in delivered) == [
+        (0, 0), (1, 2), (2, 4), (3, 6)]
+    assert len(leaving.inbox) == 2  # nothing sent after it left
+
+
+def test_a_worker_not_accepting_work_is_sent_none():
+    class Closing(InProcessWorker):
+        def accepting(self):
+            return False
+
+    outstanding = Outstanding()
+    feeder = Feeder(outstanding, 0.002, max_batch=4096)
+    jobs = [Job(double, 1)]
+    outstanding.add(jobs, lambda results: None)
+    feeder.add(jobs)
+    closing, open_one = Closing(1), InProcessWorker(2)
+    feeder.distribute([closing, open_one])
+    assert not closing.inbox and len(open_one.inbox) == 1

@@ -4,11 +4,14 @@ reached over a socket, for Slurm's workers mode).
 
 A batch carries about `batch_seconds` of work, sized from the measured duration of jobs
 (16 jobs until one batch has been timed; slow jobs go one at a time); a worker holds at most
-two batches, one when jobs are slow. When a worker dies, the job of a one-job batch fails with
-a WorkerDiedError that says how it died; the jobs of a larger batch become suspects and run
-again one by one, so only the job that kills a worker fails; so do the jobs of a batch whose
-results the scheduler cannot unpickle. Workers that keep dying before
-they finish a batch make the feeder `broken`: every job it holds fails.
+two batches, one when jobs are slow. When a worker dies, the jobs of a larger batch become
+suspects and run again one by one, so only the job that kills a worker fails; a job that was
+running alone when `max_crashes` workers died (1 for the pool, whose workers die only of their
+jobs; more for pilots on nodes, which also die of the node) fails with a WorkerDiedError that
+says how the last one died. So do the jobs of a batch whose results the scheduler cannot
+unpickle. A worker that leaves (its allocation ends) hands back what it had not started.
+Workers that keep dying before they finish a batch make the feeder `broken`: every job it
+holds fails.
 """
 import itertools
 import math
@@ -35,6 +38,10 @@ class WorkerHandle:
         self.batches_done = 0
         self.dead = False
 
+    def accepting(self) -> bool:
+        """Whether it may be sent more work (a pilot near the end of its allocation is not)."""
+        return True
+
     @property
     def label(self) -> str:
         """How errors name it: "the worker process (pid 123)"."""
@@ -52,10 +59,13 @@ class WorkerHandle:
 class Feeder:
     """The jobs waiting for workers, and the batches the workers hold."""
 
-    def __init__(self, outstanding: Outstanding, batch_seconds: float, max_batch: int) -> None:
+    def __init__(self, outstanding: Outstanding, batch_seconds: float, max_batch: int,
+                 max_crashes: int = 1) -> None:
         self.outstanding = outstanding  # where results are delivered
         self.batch_seconds = batch_seconds
         self.max_batch = max_batch
+        self.max_crashes = max_crashes
+        self.crashes: Dict[Any, int] = {}  # job -> workers that died running it alone
         self.lock = threading.Lock()  # pending and suspects are added to from other threads
         self.pending: deque = deque()  # jobs waiting for a worker
         self.suspects: deque = deque()  # jobs of a dead worker's batch: each runs alone
@@ -75,6 +85,11 @@ class Feeder:
             self.pending.clear()
             self.suspects.clear()
 
+    @property
+    def waiting(self) -> int:
+        """Jobs waiting for a worker."""
+        return len(self.pending) + len(self.suspects)
+
     def _batch_size(self, idle_workers: int) -> int:
         fair = math.ceil(len(self.pending) / max(1, idle_workers))
         if self.job_seconds is None:
@@ -92,7 +107,7 @@ class Feeder:
                 if not self.pending and not self.suspects:
                     return dead
                 open_workers = [w for w in workers if len(w.inflight) < limit and not w.dead
-                                and w not in dead]
+                                and w not in dead and w.accepting()]
                 if not open_workers:
                     return dead
                 worker = min(open_workers, key=lambda w: len(w.inflight))
@@ -147,6 +162,9 @@ class Feeder:
         items, suspect = worker.inflight.pop(batch_id)
         worker.batches_done += 1
         self.startup_deaths = 0
+        if self.crashes:  # those that survived a crash are forgiven
+            for job in items:
+                self.crashes.pop(job, None)
         per_job = seconds / len(items)
         self.job_seconds = per_job if self.job_seconds is None else (
             0.7 * self.job_seconds + 0.3 * per_job)
@@ -190,19 +208,55 @@ class Feeder:
         worker.inflight.clear()
         if held:  # the batch it died running: its job, or each of its jobs alone
             items, suspect = held[0]
-            self._alone_or_failed(items, suspect, lambda job: WorkerDiedError(
-                f"{worker.label} running {job.task.fullname} died: {how}"))
+            if len(items) == 1 or suspect:
+                self._crashed(items, worker, how)
+            else:
+                with self.lock:
+                    self.suspects.extend(items)
         not_started = [job for items, _ in held[1:] for job in items]
-        if idle and worker.batches_done == 0:
-            self.startup_deaths += 1
-        if self.startup_deaths >= STARTUP_DEATHS:
-            self.broken = WorkerDiedError(f"worker processes die as they start: {how}")
-            with self.lock:
-                left = list(self.pending) + list(self.suspects) + not_started
-                self.pending.clear()
-                self.suspects.clear()
-            self.outstanding.deliver([(job, False, self.broken) for job in left])
-            return False
         with self.lock:
             self.pending.extendleft(reversed(not_started))
+        if idle and worker.batches_done == 0:
+            return self.failed_to_start(how)
         return True
+
+    def _crashed(self, items: list, worker: WorkerHandle, how: str) -> None:
+        """Jobs that were running alone when their worker died: each fails once it has
+        killed max_crashes workers, else it runs again (alone) on another."""
+        again, failed = [], []
+        for job in items:
+            self.crashes[job] = crashes = self.crashes.get(job, 0) + 1
+            (failed if crashes >= self.max_crashes else again).append(job)
+        for job in failed:
+            del self.crashes[job]
+            times = (f"; it was running alone on each of the {self.max_crashes} workers that "
+                     "died" if self.max_crashes > 1 else "")
+            self.outstanding.deliver([(job, False, WorkerDiedError(
+                f"{worker.label} running {job.task.fullname} died: {how}{times}"))])
+        with self.lock:
+            self.suspects.extend(again)
+
+    def failed_to_start(self, how: str) -> bool:
+        """A worker died (or, for a pilot, its Slurm job ended) before it finished a batch.
+        After STARTUP_DEATHS in a row the feeder is broken: every job it holds fails, with
+        `how` the last one went. Returns False then."""
+        self.startup_deaths += 1
+        if self.startup_deaths < STARTUP_DEATHS:
+            return True
+        self.broken = WorkerDiedError(f"workers die as they start: {how}")
+        with self.lock:
+            left = list(self.pending) + list(self.suspects)
+            self.pending.clear()
+            self.suspects.clear()
+        self.outstanding.deliver([(job, False, self.broken) for job in left])
+        return False
+
+    def left(self, worker: WorkerHandle) -> None:
+        """A worker left on purpose (idle, or its allocation ending): what it holds, it had
+        not started, so it waits again, blamed on nothing."""
+        worker.dead = True
+        with self.lock:
+            for batch_id in sorted(worker.inflight, reverse=True):
+                items, suspect = worker.inflight[batch_id]
+                (self.suspects if suspect else self.pending).extendleft(reversed(items))
+        worker.inflight.clear()

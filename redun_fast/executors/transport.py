@@ -24,12 +24,13 @@ def spill_prefix(owner: int, pool: str) -> str:
     return f"redun_fast-{owner}-{pool}-"
 
 
-def send_message(conn: Any, data: bytes, prefix: str) -> Optional[str]:
-    """Send `data`; the path of the spill file it went through, if it was large."""
+def send_message(conn: Any, data: bytes, prefix: str, directory: str = SPILL_DIR) -> Optional[str]:
+    """Send `data`; the path of the spill file it went through, if it was large. A worker on
+    another node spills to a `directory` both sides see (its run's staging folder)."""
     if len(data) < LARGE:
         conn.send_bytes(data)
         return None
-    fd, path = tempfile.mkstemp(prefix=prefix, dir=SPILL_DIR)
+    fd, path = tempfile.mkstemp(prefix=prefix, dir=directory)
     with os.fdopen(fd, "wb") as spill:
         spill.write(data)
     conn.send_bytes(b"F" + os.fsencode(path))
