@@ -1,4 +1,5 @@
-"""The Slurm executor on the real local cluster that slurm/start-local-cluster.sh starts.
+"""The Slurm executor's arrays mode on the real local cluster that slurm/start-local-cluster.sh
+starts (the workers mode: test_slurm_workers.py).
 
 Skipped when no cluster answers, unless REDUN_FAST_REQUIRE_SLURM=1 (CI sets it), which
 turns a missing cluster into a failure.
@@ -101,8 +102,8 @@ def query(x):
 
 
 def slurm_scheduler(tmp_path, **options):
-    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"), poll_interval=0.3,
-                             submit_delay=0.1, **options)
+    executor = SlurmExecutor(mode="arrays", staging_dir=str(tmp_path / "staging"),
+                             poll_interval=0.3, submit_delay=0.1, **options)
     return Scheduler(executor=executor)
 
 
@@ -130,8 +131,8 @@ def write_on_node(path, text):
 
 
 def test_files_and_scripts_on_slurm_are_hashed_where_written_and_cached(tmp_path):
-    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"), poll_interval=0.3,
-                             submit_delay=0.1)
+    executor = SlurmExecutor(mode="arrays", staging_dir=str(tmp_path / "staging"),
+                             poll_interval=0.3, submit_delay=0.1)
     reads = tmp_path / "reads.fq"
     reads.write_text("ACGT\n")
     expr = lambda: [write_on_node(str(tmp_path / "a.txt"), "from a node"),  # noqa: E731
@@ -238,7 +239,7 @@ def slow(x):
     return x * 10
 
 if __name__ == "__main__":
-    executor = SlurmExecutor(staging_dir=sys.argv[1], poll_interval=0.3, submit_delay=0.1)
+    executor = SlurmExecutor(mode="arrays", staging_dir=sys.argv[1], poll_interval=0.3, submit_delay=0.1)
     scheduler = Scheduler(executor=executor, cache_dir=sys.argv[2])
     scheduler.logger.setLevel("WARNING")
     print(scheduler.run([slow(i) for i in range(4)]), executor.sbatch_calls, flush=True)
@@ -332,8 +333,8 @@ def test_a_task_that_cannot_travel_fails_only_its_jobs(tmp_path):
 def test_scheduler_options_do_not_reach_sbatch(tmp_path):
     # nout and limits are the scheduler's options: on Slurm they used to fail the job with
     # "unknown Slurm option(s) nout"; now only Slurm's own options become sbatch flags.
-    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"), poll_interval=0.3,
-                             submit_delay=0.1)
+    executor = SlurmExecutor(mode="arrays", staging_dir=str(tmp_path / "staging"),
+                             poll_interval=0.3, submit_delay=0.1)
     with Scheduler(executors={"slurm": executor}, limits={"db": 2}) as scheduler:
         first, last = split_name("Ada Lovelace")
         assert scheduler.run([first, last, [query(i) for i in range(3)]]) == [
@@ -362,7 +363,7 @@ def test_a_module_saved_during_a_run_does_not_change_what_elements_run(tmp_path,
 
 def test_a_staging_folder_with_spaces_and_percent_signs(tmp_path, capsys):
     staging = tmp_path / "my runs" / "100%"
-    executor = SlurmExecutor(staging_dir=str(staging), poll_interval=0.3, submit_delay=0.1)
+    executor = SlurmExecutor(mode="arrays", staging_dir=str(staging), poll_interval=0.3, submit_delay=0.1)
     with Scheduler(executor=executor) as scheduler:
         assert scheduler.run(add(2, 3)) == 5
     assert "start add(2, 3)" in capsys.readouterr().out  # the element's log was found

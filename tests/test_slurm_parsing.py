@@ -64,7 +64,7 @@ def test_the_sbatch_script_runs_the_worker_on_each_chunk():
                          '#SBATCH --output="/shared/stage/ab12/log_%a.out"',
                          "#SBATCH --cpus-per-task=2", "#SBATCH --mem=4096M"]
     assert shlex.split(lines[6]) == [
-        "exec", sys.executable, "-m", "redun_fast.executors.slurm.worker", "/shared/stage/ab12",
+        "exec", sys.executable, "-m", "redun_fast.executors.slurm.element", "/shared/stage/ab12",
         "$SLURM_ARRAY_TASK_ID"]
     assert "%" not in render_script("/s", 1, (), None, name="x").splitlines()[2]
 
@@ -134,7 +134,7 @@ def test_stray_files_in_a_staging_folder_are_left_alone_with_one_warning(tmp_pat
     (folder / "chunk_1.pkl").write_bytes(sign(key, pickle.dumps({"not": "a chunk"})))
     (folder / "log_0.out").write_text("")
     (folder / "notes.txt").write_text("mine")
-    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"))
+    executor = SlurmExecutor(mode="arrays", staging_dir=str(tmp_path / "staging"))
     executor._find_orphans()
     assert set(executor._orphans) == {b"e" * 16}  # the real chunk is adopted
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
@@ -161,7 +161,7 @@ def test_forged_staging_files_are_never_unpickled(tmp_path, caplog):
 
     from redun_fast.errors import SecurityError
     from redun_fast.executors.slurm import SlurmExecutor
-    from redun_fast.executors.slurm.executor import _Array
+    from redun_fast.executors.slurm.arrays import _Array
     from redun_fast.signing import new_key, sign
 
     mark = tmp_path / "payload-ran"
@@ -172,7 +172,7 @@ def test_forged_staging_files_are_never_unpickled(tmp_path, caplog):
     (folder / "chunk_0.pkl").write_bytes(pickle.dumps([(b"f" * 16, Payload(str(mark)), (), {})]))
     forged_with_another_key = sign(b"k" * 32, pickle.dumps(Payload(str(mark))))
     (folder / "chunk_1.pkl").write_bytes(forged_with_another_key)
-    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"))
+    executor = SlurmExecutor(mode="arrays", staging_dir=str(tmp_path / "staging"))
     executor._find_orphans()
     assert executor._orphans == {} and not mark.exists()
     assert "chunk_0.pkl" in caplog.text and "chunk_1.pkl" in caplog.text
@@ -197,9 +197,9 @@ def test_a_staging_folder_of_another_user_is_refused(tmp_path):
     staging.chmod(0o777)
     with pytest.raises(SecurityError, match=r"can be written by its group or by others "
                                             r"\(mode 777\).*chmod go-w"):
-        SlurmExecutor(staging_dir=str(staging)).start()
+        SlurmExecutor(mode="arrays", staging_dir=str(staging)).start()
     if os.getuid() == 0:  # only root can give a folder away
         staging.chmod(0o700)
         os.chown(staging, 65534, 65534)
         with pytest.raises(SecurityError, match=r"belongs to .*uid 65534.*not to you"):
-            SlurmExecutor(staging_dir=str(staging)).start()
+            SlurmExecutor(mode="arrays", staging_dir=str(staging)).start()

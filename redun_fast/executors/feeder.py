@@ -238,18 +238,23 @@ class Feeder:
 
     def failed_to_start(self, how: str) -> bool:
         """A worker died (or, for a pilot, its Slurm job ended) before it finished a batch.
-        After STARTUP_DEATHS in a row the feeder is broken: every job it holds fails, with
-        `how` the last one went. Returns False then."""
+        After STARTUP_DEATHS in a row the feeder is broken (`fail_all`), with `how` the last
+        one went. Returns False then."""
         self.startup_deaths += 1
         if self.startup_deaths < STARTUP_DEATHS:
             return True
-        self.broken = WorkerDiedError(f"workers die as they start: {how}")
+        self.fail_all(WorkerDiedError(f"workers die as they start: {how}"))
+        return False
+
+    def fail_all(self, error: Exception) -> None:
+        """No worker can run these jobs: every job waiting fails with `error`, and so does
+        every job added later (the executor checks `broken`)."""
+        self.broken = error
         with self.lock:
             left = list(self.pending) + list(self.suspects)
             self.pending.clear()
             self.suspects.clear()
-        self.outstanding.deliver([(job, False, self.broken) for job in left])
-        return False
+        self.outstanding.deliver([(job, False, error) for job in left])
 
     def left(self, worker: WorkerHandle) -> None:
         """A worker left on purpose (idle, or its allocation ending): what it holds, it had

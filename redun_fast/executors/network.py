@@ -49,17 +49,21 @@ def _refused(peer: str) -> SecurityError:
         "code to run as you")
 
 
-def _to_connection(sock: socket.socket, send_timeout: Optional[float]) -> Connection:
-    """The socket as a framed Connection; a send that cannot finish in `send_timeout` seconds
-    (the peer's node is cut off) fails instead of blocking the sender."""
+def _to_connection(sock: socket.socket, send_timeout: Optional[float],
+                   receive_timeout: Optional[float]) -> Connection:
+    """The socket as a framed Connection. A send that cannot finish in `send_timeout` seconds
+    (the peer's node is cut off) fails instead of blocking the sender; so does a receive that
+    waits `receive_timeout` seconds for a byte (OSError both: the peer counts as gone)."""
     sock.settimeout(None)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    if send_timeout:
-        seconds = int(send_timeout)
-        micros = int((send_timeout - seconds) * 1e6)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
-                        seconds.to_bytes(8, "little") + micros.to_bytes(8, "little"))
+    for option, seconds in ((socket.SO_SNDTIMEO, send_timeout),
+                            (socket.SO_RCVTIMEO, receive_timeout)):
+        if seconds:
+            whole = int(seconds)
+            micros = int((seconds - whole) * 1e6)
+            sock.setsockopt(socket.SOL_SOCKET, option,
+                            whole.to_bytes(8, "little") + micros.to_bytes(8, "little"))
     return Connection(sock.detach())
 
 
@@ -76,7 +80,8 @@ class Listener:
     def fileno(self) -> int:  # for select/wait: readable when a worker is connecting
         return self._sock.fileno()
 
-    def accept(self, send_timeout: Optional[float] = None) -> Connection:
+    def accept(self, send_timeout: Optional[float] = None,
+               receive_timeout: Optional[float] = None) -> Connection:
         """The next worker that proves it holds the key. SecurityError for one that does not,
         OSError (socket.timeout among them) for one that fails or stalls the handshake."""
         sock, peer = self._sock.accept()
@@ -89,16 +94,22 @@ class Listener:
             if not hmac.compare_digest(proof, _proof(self.key, b"worker", ours, theirs)):
                 raise _refused(f"a worker connecting from {peer[0]}:{peer[1]}")
             sock.sendall(_proof(self.key, b"scheduler", theirs, ours))
-            return _to_connection(sock, send_timeout)
+            return _to_connection(sock, send_timeout, receive_timeout)
         except BaseException:
             sock.close()
             raise
 
     def close(self) -> None:
+        """Stop listening; an `accept` blocked in another thread raises OSError."""
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept(); close() does not
+        except OSError:
+            pass
         self._sock.close()
 
 
 def connect(address: Tuple[str, int], key: bytes, send_timeout: Optional[float] = None,
+            receive_timeout: Optional[float] = None,
             handshake_seconds: float = HANDSHAKE_SECONDS) -> Connection:
     """A worker's end: a Connection to the scheduler at `address`, once each side has proved
     it holds `key` (SecurityError if the scheduler there does not)."""
@@ -114,7 +125,7 @@ def connect(address: Tuple[str, int], key: bytes, send_timeout: Optional[float] 
         proof = _read_exactly(sock, _DIGEST)
         if not hmac.compare_digest(proof, _proof(key, b"scheduler", ours, theirs)):
             raise _refused(f"the scheduler at {address[0]}:{address[1]}")
-        return _to_connection(sock, send_timeout)
+        return _to_connection(sock, send_timeout, receive_timeout)
     except BaseException:
         sock.close()
         raise

@@ -62,6 +62,6 @@ def make_executor(spec: Any, settings: Optional[Dict[str, Any]] = None,
                          "pass an Executor instance")
     cls = kind.load()
     options = dict(settings or {})
-    if max_workers is not None and "max_workers" in inspect.signature(cls).parameters:
+    if max_workers is not None and "max_workers" in inspect.signature(cls.__init__).parameters:
         options["max_workers"] = max_workers
     return cls(**options)

@@ -45,6 +45,6 @@ def slurm_scheduler(tmp_path):
     from redun_fast import Scheduler
     from redun_fast.executors.slurm import SlurmExecutor
 
-    executor = SlurmExecutor(staging_dir=str(tmp_path / "staging"), poll_interval=0.3)
+    executor = SlurmExecutor(mode="arrays", staging_dir=str(tmp_path / "staging"), poll_interval=0.3)
     with Scheduler(executor=executor, cache_dir=str(tmp_path / "cache")) as scheduler:
         yield scheduler, executor

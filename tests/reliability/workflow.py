@@ -59,7 +59,7 @@ if __name__ == "__main__":
     executor = args.executor
     if executor == "slurm":  # few elements: each one starts a Python, which costs a core-second
         from redun_fast.executors.slurm import SlurmExecutor
-        executor = SlurmExecutor(staging_dir=os.path.join(args.cache_dir, "slurm"),
+        executor = SlurmExecutor(mode="arrays", staging_dir=os.path.join(args.cache_dir, "slurm"),
                                  max_elements=20, poll_interval=0.5)
     scheduler = Scheduler(cache_dir=args.cache_dir, executor=executor)
     scheduler.logger.setLevel(logging.WARNING)

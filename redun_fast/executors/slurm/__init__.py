@@ -1,4 +1,4 @@
-"""Running jobs on a Slurm cluster as sbatch job arrays (see executor.py).
+"""Running jobs on a Slurm cluster: pilot workers, or sbatch job arrays (see executor.py).
 
     from redun_fast.executors.slurm import SlurmExecutor
 """

@@ -6,7 +6,7 @@ executors/__init__.py), so a bad value fails at once rather than when its first 
 Slurm hours later; `sbatch_flags` turns checked options into flags.
 """
 import re
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 _MEMORY_RE = re.compile(r"^\d+[KMGT]?$")
 _TIME_RE = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")
@@ -98,3 +98,19 @@ def sbatch_flags(options: Dict[str, Any]) -> Tuple[str, ...]:
         if options.get(key) is not None:
             flags.append(f"--{key}={options[key]}")
     return tuple(flags) + tuple(options.get("sbatch_args") or ())
+
+
+def time_seconds(value: Any) -> Optional[int]:
+    """A checked `time` option in seconds: minutes as an int, or a Slurm time ("MM",
+    "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS"); None when unset."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value * 60
+    days, _, rest = value.rpartition("-")
+    parts = [int(part) for part in rest.split(":")]
+    if days or len(parts) == 3:  # hours first
+        hours, minutes, seconds = (parts + [0, 0])[:3]
+    else:  # minutes first, as sbatch reads "30" and "30:00"
+        hours, minutes, seconds = 0, parts[0], (parts + [0])[1]
+    return ((int(days or 0) * 24 + hours) * 60 + minutes) * 60 + seconds

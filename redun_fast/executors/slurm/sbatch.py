@@ -1,7 +1,7 @@
 """Slurm's side of things: the sbatch script, the few commands we run, and reading their output.
 
 Login-node friendly: one `sbatch` per array, one `squeue` for all arrays per poll, and
-`scontrol` only to explain an element that failed.
+`scontrol` only to explain an element that failed. `calls` counts them, for benchmarks.
 """
 import re
 import shlex
@@ -18,28 +18,50 @@ FAILED_STATES = {"FAILED", "TIMEOUT", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL",
 def render_script(folder: str, elements: int, flags: Iterable[str], parallelism: Optional[int],
                   name: str) -> str:
     """The sbatch script of one array: element i runs the worker on chunk i of `folder`."""
+    limit = f"%{parallelism}" if parallelism else ""
+    return _script(folder, name, f"0-{elements - 1}{limit}", "log_%a.out", flags,
+                   f"redun_fast.executors.slurm.element {shlex.quote(folder)} "
+                   '"$SLURM_ARRAY_TASK_ID"')
+
+
+def render_pilot_script(folder: str, elements: int, flags: Iterable[str], name: str,
+                        cpus_per_job: int, drain_seconds: int) -> str:
+    """The sbatch script of `elements` pilot workers of one resource group (pilot.py).
+
+    `--signal=B:USR1@N` warns the pilot N seconds before its time limit, so it hands back
+    what it has not started; B: sends it to the batch step, which `exec` makes the pilot.
+    """
+    return _script(folder, name, f"0-{elements - 1}", "log_%A_%a.out",
+                   [*flags, f"--signal=B:USR1@{drain_seconds}"],
+                   f"redun_fast.executors.slurm.pilot {shlex.quote(folder)} {cpus_per_job}")
+
+
+def _script(folder: str, name: str, array: str, log: str, flags: Iterable[str],
+            module_and_args: str) -> str:
     if '"' in folder or "\n" in folder:
         raise ValueError(f"the Slurm staging folder {folder!r} holds a double quote or a "
                          "newline, which an #SBATCH line cannot carry; choose another "
                          "staging_dir (or cache_dir)")
-    limit = f"%{parallelism}" if parallelism else ""
     # Quoted for spaces; "%" doubled, else Slurm reads it as a pattern such as %a.
-    output = folder.replace("%", "%%") + "/log_%a.out"
+    output = folder.replace("%", "%%") + "/" + log
     lines = [
         "#!/bin/bash",
         f"#SBATCH --job-name={name}",
-        f"#SBATCH --array=0-{elements - 1}{limit}",
+        f"#SBATCH --array={array}",
         f'#SBATCH --output="{output}"',
         *(f"#SBATCH {flag}" for flag in flags),
         # The scheduler's own interpreter, by absolute path: same environment, no shim cost.
-        f'exec {shlex.quote(sys.executable)} -m redun_fast.executors.slurm.worker {shlex.quote(folder)} '
-        '"$SLURM_ARRAY_TASK_ID"',
+        f"exec {shlex.quote(sys.executable)} -m {module_and_args}",
         "",
     ]
     return "\n".join(lines)
 
 
+calls: Dict[str, int] = {}  # command -> times run by this process
+
+
 def _run(command: List[str]) -> subprocess.CompletedProcess:
+    calls[command[0]] = calls.get(command[0], 0) + 1
     try:
         return subprocess.run(command, capture_output=True, text=True, timeout=120)
     except FileNotFoundError as error:
@@ -120,3 +142,13 @@ def scancel(job_ids: Iterable[str]) -> None:
     ids = list(job_ids)
     if ids:
         _run(["scancel", *ids])
+
+
+def tail(path: str, lines: int = 5) -> str:
+    """The last lines of an element's log, on one line, for an error message."""
+    try:
+        with open(path, errors="replace") as log:
+            text = log.read().strip().splitlines()[-lines:]
+    except OSError:
+        return "(no log)"
+    return " | ".join(text) or "(empty)"

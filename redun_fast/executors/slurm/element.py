@@ -1,4 +1,4 @@
-"""One Slurm array element: `python -m redun_fast.executors.slurm.worker FOLDER INDEX`.
+"""One Slurm array element: `python -m redun_fast.executors.slurm.element FOLDER INDEX`.
 
 Runs the jobs of FOLDER/chunk_INDEX.pkl (jobs keyed by eval hash, see protocol.py) and writes
 FOLDER/result_INDEX.pkl atomically (write, then rename), so the scheduler, or a later one
