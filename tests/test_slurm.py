@@ -1,8 +1,7 @@
 """The Slurm executor's arrays mode on the real local cluster that slurm/start-local-cluster.sh
 starts (the workers mode: test_slurm_workers.py).
 
-Skipped when no cluster answers, unless REDUN_FAST_REQUIRE_SLURM=1 (CI sets it), which
-turns a missing cluster into a failure.
+Skipped when no cluster answers (needs_slurm.py).
 """
 import os
 import re
@@ -18,23 +17,13 @@ import pytest
 
 from redun_fast import File, Scheduler, script, task
 from redun_fast.cache.lmdb_store import LmdbStore
+from needs_slurm import require_slurm, scontrol
 from unloadable import maybe_unloadable
 from redun_fast.executors.processes import RemoteTraceback
 from redun_fast.executors.slurm import SlurmError, SlurmExecutor
 
 
-def _cluster_up() -> bool:
-    try:
-        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-if not _cluster_up():
-    if os.environ.get("REDUN_FAST_REQUIRE_SLURM") == "1":
-        raise RuntimeError("no Slurm cluster answers; start one with slurm/start-local-cluster.sh")
-    pytest.skip("no Slurm cluster: start one with slurm/start-local-cluster.sh",
-                allow_module_level=True)
+require_slurm(module_level=True)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(240)]
 
@@ -105,11 +94,6 @@ def slurm_scheduler(tmp_path, **options):
     executor = SlurmExecutor(mode="arrays", staging_dir=str(tmp_path / "staging"),
                              poll_interval=0.3, submit_delay=0.1, **options)
     return Scheduler(executor=executor)
-
-
-def scontrol(job_id):
-    return subprocess.run(["scontrol", "show", "job", job_id], capture_output=True,
-                          text=True).stdout
 
 
 def test_walkthrough_fan_out_on_slurm(tmp_path, capsys):
@@ -239,7 +223,8 @@ def slow(x):
     return x * 10
 
 if __name__ == "__main__":
-    executor = SlurmExecutor(mode="arrays", staging_dir=sys.argv[1], poll_interval=0.3, submit_delay=0.1)
+    executor = SlurmExecutor(mode="arrays", staging_dir=sys.argv[1], poll_interval=0.3,
+                             submit_delay=0.1)
     scheduler = Scheduler(executor=executor, cache_dir=sys.argv[2])
     scheduler.logger.setLevel("WARNING")
     print(scheduler.run([slow(i) for i in range(4)]), executor.sbatch_calls, flush=True)

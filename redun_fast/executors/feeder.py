@@ -93,7 +93,7 @@ class Feeder:
     def _batch_size(self, idle_workers: int) -> int:
         fair = math.ceil(len(self.pending) / max(1, idle_workers))
         if self.job_seconds is None:
-            return max(1, min(fair, 16))
+            return max(1, min(fair, 16, self.max_batch))
         wanted = int(self.batch_seconds / max(self.job_seconds, 1e-7))
         return max(1, min(fair, wanted, self.max_batch))
 

@@ -4,9 +4,10 @@ Its randomized parts are bounded for CI; `REDUN_FAST_RELIABILITY_LONG=1` runs th
 (more seeds, bigger workflows) on a machine with time to spare.
 """
 import os
-import subprocess
 
 import pytest
+
+from needs_slurm import require_slurm
 
 LONG = os.environ.get("REDUN_FAST_RELIABILITY_LONG") == "1"
 
@@ -20,22 +21,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if str(item.fspath).startswith(here):
             item.add_marker(pytest.mark.reliability)
-
-
-def slurm_cluster_up() -> bool:
-    try:
-        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def require_slurm() -> None:
-    """Skip without a cluster, unless CI demands one (REDUN_FAST_REQUIRE_SLURM=1)."""
-    if slurm_cluster_up():
-        return
-    if os.environ.get("REDUN_FAST_REQUIRE_SLURM") == "1":
-        raise RuntimeError("no Slurm cluster answers; start one with slurm/start-local-cluster.sh")
-    pytest.skip("no Slurm cluster: start one with slurm/start-local-cluster.sh")
 
 
 @pytest.fixture

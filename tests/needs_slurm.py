@@ -1,0 +1,29 @@
+"""For tests on the real local Slurm cluster (slurm/start-local-cluster.sh): skipped when no
+cluster answers, unless REDUN_FAST_REQUIRE_SLURM=1 (CI sets it), which makes a missing cluster
+a failure."""
+import os
+import subprocess
+
+import pytest
+
+
+def slurm_cluster_up() -> bool:
+    try:
+        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def require_slurm(module_level: bool = False) -> None:
+    """Skip without a cluster (the whole module when `module_level`), unless CI demands one."""
+    if slurm_cluster_up():
+        return
+    if os.environ.get("REDUN_FAST_REQUIRE_SLURM") == "1":
+        raise RuntimeError("no Slurm cluster answers; start one with slurm/start-local-cluster.sh")
+    pytest.skip("no Slurm cluster: start one with slurm/start-local-cluster.sh",
+                allow_module_level=module_level)
+
+
+def scontrol(job_id: str) -> str:
+    return subprocess.run(["scontrol", "show", "job", job_id], capture_output=True,
+                          text=True).stdout
