@@ -27,3 +27,14 @@ def require_slurm(module_level: bool = False) -> None:
 def scontrol(job_id: str) -> str:
     return subprocess.run(["scontrol", "show", "job", job_id], capture_output=True,
                           text=True).stdout
+
+
+def scheduler_address() -> str:
+    """Where jobs on the local cluster reach a scheduler on this machine: 127.0.0.1, or the
+    bridge address of a multi-node cluster (start-local-cluster.sh writes it)."""
+    state = os.environ.get("REDUN_FAST_SLURM_DIR", "/tmp/redun_fast-slurm")
+    try:
+        with open(os.path.join(state, "scheduler-address")) as address:
+            return address.read().strip()
+    except OSError:
+        return "127.0.0.1"

@@ -5,13 +5,15 @@ import os
 import re
 import shlex
 import sys
+import time
 
 import pytest
 
 from redun_fast import task
-from redun_fast.executors.slurm.options import SLURM_OPTIONS, sbatch_flags
+from redun_fast.executors.slurm.options import SLURM_OPTIONS, sbatch_flags, time_seconds
 from redun_fast.executors.slurm.sbatch import (
-    FAILED_STATES, describe_job, element_state, parse_squeue, render_script)
+    FAILED_STATES, describe_job, element_state, parse_squeue, render_pilot_script,
+    render_script)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -203,3 +205,44 @@ def test_a_staging_folder_of_another_user_is_refused(tmp_path):
         os.chown(staging, 65534, 65534)
         with pytest.raises(SecurityError, match=r"belongs to .*uid 65534.*not to you"):
             SlurmExecutor(mode="arrays", staging_dir=str(staging)).start()
+
+
+def test_the_pilot_script_runs_long_lived_workers_warned_before_their_time_limit():
+    script = render_pilot_script("/shared/stage/workers/ab12", 4, ("--time=30",), "w-0",
+                                 cpus_per_job=2, drain_seconds=60)
+    lines = script.splitlines()
+    assert lines[1:6] == ["#SBATCH --job-name=w-0", "#SBATCH --array=0-3",
+                          '#SBATCH --output="/shared/stage/workers/ab12/log_%A_%a.out"',
+                          "#SBATCH --time=30", "#SBATCH --signal=B:USR1@60"]
+    assert shlex.split(lines[6]) == [
+        "exec", sys.executable, "-m", "redun_fast.executors.slurm.pilot",
+        "/shared/stage/workers/ab12", "2"]
+
+
+@pytest.mark.parametrize("value, seconds", [
+    (None, None), (5, 300), ("30", 1800), ("30:15", 1815), ("1:00:00", 3600),
+    ("2-3", 183600), ("2-3:04", 183840), ("2-03:04:05", 183845)])
+def test_slurm_times_in_seconds(value, seconds):
+    assert time_seconds(value) == seconds  # as sbatch reads --time
+
+
+def test_a_pilot_takes_a_timed_job_only_if_it_has_the_time_left():
+    from redun_fast.executors.feeder import Feeder
+    from redun_fast.executors.slurm.workers import _Group, _Pilot
+
+    group = _Group(0, ("--time=10",), {"time": 10}, Feeder(None, 0.002, 1), None)
+    assert group.worker_seconds == 600 and group.flags == ("--time=10",)
+    started = time.time() - 300  # five of its ten minutes are gone
+    pilot = _Pilot(None, group, "/stage", ("hello", "7_0", "node", 1, 0, started, "n1"))
+    assert pilot.accepting()  # fresh: its allocation was asked for such a job
+    pilot.batches_done = 1
+    assert not pilot.accepting()  # a 10-minute job does not fit in the 5 left
+    longer = _Group(1, ("--time=10",), {"time": 10}, Feeder(None, 0.002, 1), "1:00:00")
+    assert longer.flags == ("--time=60",)  # workers of an hour for 10-minute jobs
+    pilot = _Pilot(None, longer, "/stage", ("hello", "8_0", "node", 1, 0, started, "n1"))
+    pilot.batches_done = 1
+    assert pilot.accepting()
+    pilot.inflight = {i: ([], False) for i in range(6)}  # queued behind 60 minutes of work
+    assert not pilot.accepting()
+    untimed = _Group(2, (), {}, Feeder(None, 0.002, 4096), None)
+    assert untimed.worker_seconds is None and untimed.flags == ()

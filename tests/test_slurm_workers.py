@@ -1,7 +1,8 @@
 """The Slurm executor's workers mode (pilot workers) on the real local cluster that
 slurm/start-local-cluster.sh starts; skipped when no cluster answers (needs_slurm.py).
 
-Pilots connect to the scheduler over loopback only (address="127.0.0.1").
+Pilots connect to the scheduler over loopback (address="127.0.0.1"), or, on the multi-node
+cluster, over the private bridge its script made (needs_slurm.scheduler_address).
 """
 import os
 import pickle
@@ -20,7 +21,7 @@ from redun_fast.errors import SlurmError, WorkerDiedError
 from redun_fast.executors.network import connect
 from redun_fast.executors.processes import RemoteTraceback
 from redun_fast.executors.slurm import SlurmExecutor
-from needs_slurm import require_slurm, scontrol
+from needs_slurm import require_slurm, scheduler_address, scontrol
 
 require_slurm(module_level=True)
 
@@ -82,7 +83,7 @@ def timed(x):
 
 
 def workers_executor(tmp_path, **options):
-    settings = dict(staging_dir=str(tmp_path / "staging"), address="127.0.0.1",
+    settings = dict(staging_dir=str(tmp_path / "staging"), address=scheduler_address(),
                     poll_interval=0.3, submit_interval=0.5, max_workers=2, heartbeat=1.0,
                     heartbeat_timeout=5.0)
     return SlurmExecutor(**{**settings, **options})
@@ -172,7 +173,7 @@ def test_workers_that_never_connect_fail_the_run_with_their_log(tmp_path):
     with Scheduler(executor=executor) as scheduler:
         with pytest.raises(WorkerDiedError, match=r"workers die as they start: Slurm job \d+_\d+ "
                                                   r"ended before it connected to the scheduler "
-                                                  r"at 127\.0\.0\.1:\d+ \(FAILED"):
+                                                  r"at [\d.]+:\d+ \(FAILED"):
             # A Python that cannot start: the pilot dies before it connects.
             scheduler.run(inc.options(sbatch_args=["--export=ALL,PYTHONHOME=/nonexistent"])(1))
 
@@ -238,7 +239,7 @@ from redun_fast.executors.slurm import SlurmExecutor
 from test_slurm_workers import sleeps
 
 if __name__ == "__main__":
-    executor = SlurmExecutor(staging_dir=sys.argv[1], address="127.0.0.1", poll_interval=0.3,
+    executor = SlurmExecutor(staging_dir=sys.argv[1], address=sys.argv[4], poll_interval=0.3,
                              submit_interval=0.5, heartbeat=1.0, heartbeat_timeout=4.0)
     scheduler = Scheduler(executor=executor, cache_dir=sys.argv[2])
     scheduler.logger.setLevel("WARNING")
@@ -253,7 +254,8 @@ def start_scheduler(tmp_path):
     marker = tmp_path / "started"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__)] + sys.path)}
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "staging"),
-                             str(tmp_path / "cache"), str(marker)], env=env,
+                             str(tmp_path / "cache"), str(marker), scheduler_address()],
+                            env=env,
                             start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     assert wait_until(marker.exists, 90), "the job never started on a worker"
@@ -280,3 +282,4 @@ def test_ctrl_c_cancels_every_worker(tmp_path):
     _, err = proc.communicate(timeout=30)
     assert "KeyboardInterrupt" in err
     assert wait_until(lambda: not squeue_ids([job.split("_")[0] for job in jobs]), 30)
+
