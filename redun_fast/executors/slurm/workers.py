@@ -77,7 +77,6 @@ class _Pilot(WorkerHandle):
         self.group = group
         self.folder = folder
         self.last_heard = time.monotonic()
-        self.leaving = False
         self.cause = "its connection closed"
         self.deadline = started + group.worker_seconds if group.worker_seconds else None
 
@@ -91,8 +90,8 @@ class _Pilot(WorkerHandle):
     def accepting(self) -> bool:
         """Whether a job of its group, queued behind what it holds, would finish in time."""
         limit = self.group.job_seconds
-        if self.leaving or self.deadline is None or limit is None:
-            return not self.leaving
+        if self.deadline is None or limit is None:
+            return True
         if self.batches_done == 0 and not self.inflight:  # asked for these very jobs
             return True
         return time.time() + (len(self.inflight) + 1) * limit <= self.deadline
