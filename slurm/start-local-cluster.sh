@@ -13,8 +13,9 @@
 # while the filesystem stays shared. $STATE/scheduler-address says where jobs reach a
 # scheduler on this machine (127.0.0.1, or 10.77.0.1).
 #
-# Idempotent: a running cluster of the same shape is left alone, a dead daemon is restarted,
-# a down node is resumed; another shape stops the old cluster first. Afterwards sinfo/sbatch
+# Idempotent: a running cluster of the same shape is left alone, a dead daemon is restarted
+# (a node whose slurmd died is set down first, which ends the jobs it lost), a down node is
+# resumed; another shape stops the old cluster first. Afterwards sinfo/sbatch
 # work in any shell through /etc/slurm/slurm.conf. Stop it with slurm/stop-local-cluster.sh.
 set -euo pipefail
 
@@ -144,12 +145,21 @@ if ! alive "$STATE/run/munged.pid"; then
   munged --force --key-file="$KEY" --socket="$SOCKET" --pid-file="$STATE/run/munged.pid" \
     --log-file="$STATE/log/munged.log" --seed-file="$STATE/munge/lib/munged.seed"
 fi
+controller_ran=yes
 if ! alive "$STATE/run/slurmctld.pid"; then
+  controller_ran=no
   slurmctld -f "$CONF"
 fi
 for name in "${NAMES[@]}"; do
   mkdir -p "$STATE/spool/$name"
   if ! alive "$STATE/run/slurmd-$name.pid"; then
+    if [ "$controller_ran" = yes ]; then
+      # The controller still counts the jobs the dead slurmd ran; a restarted one does not
+      # know them, so they would hold the node's CPUs, COMPLETING, for good. Down ends them
+      # (as on a real cluster after a node crash); the wait below resumes the node.
+      scontrol update NodeName="$name" State=DOWN Reason="its slurmd restarted" \
+        >/dev/null 2>&1 || true
+    fi
     if [ "$NODES" = 1 ]; then
       slurmd -f "$CONF" -N "$name"
     else
@@ -164,7 +174,8 @@ for _ in $(seq 1 120); do
   up=0
   while read -r name state; do
     case "$state" in
-      idle*|mixed*|allocated*) up=$((up + 1)) ;;
+      # a trailing * is "not responding": such a node gets no jobs yet, so it is not up
+      idle|mixed|allocated) up=$((up + 1)) ;;
       down*|drain*) scontrol update NodeName="$name" State=RESUME >/dev/null 2>&1 || true ;;
     esac
   done <<< "$states"

@@ -24,6 +24,22 @@ def require_slurm(module_level: bool = False) -> None:
                 allow_module_level=module_level)
 
 
+def require_nodes(count: int) -> None:
+    """Skip the module unless the cluster is the multi-node one (start-local-cluster.sh --nodes
+    COUNT, whose nodes a test may kill or cut off), unless CI demands it."""
+    require_slurm(module_level=True)
+    names = subprocess.run(["sinfo", "-h", "-N", "-o", "%N"], capture_output=True,
+                           text=True).stdout.split()
+    if len(set(names)) >= count and os.path.exists("/run/netns/rf-node2"):
+        return
+    if os.environ.get("REDUN_FAST_REQUIRE_SLURM") == "1":
+        raise RuntimeError(f"the local Slurm cluster has {len(set(names))} node(s), these tests "
+                           f"need {count}: start it with slurm/start-local-cluster.sh --nodes "
+                           f"{count}")
+    pytest.skip(f"needs the {count}-node local cluster: slurm/start-local-cluster.sh --nodes "
+                f"{count}", allow_module_level=True)
+
+
 def scontrol(job_id: str) -> str:
     return subprocess.run(["scontrol", "show", "job", job_id], capture_output=True,
                           text=True).stdout

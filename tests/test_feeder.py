@@ -189,3 +189,17 @@ def test_a_worker_not_accepting_work_is_sent_none():
     closing, open_one = Closing(1), InProcessWorker(2)
     feeder.distribute([closing, open_one])
     assert not closing.inbox and len(open_one.inbox) == 1
+
+
+def test_the_first_worker_to_arrive_leaves_the_coming_ones_their_share():
+    outstanding = Outstanding()
+    feeder = Feeder(outstanding, 0.002, max_batch=4096)
+    jobs = [Job(double, value) for value in range(9)]
+    outstanding.add(jobs, lambda results: None)
+    feeder.add(jobs)
+    first = InProcessWorker(1)
+    feeder.distribute([first], coming=2)  # two more pilots are in Slurm's queue
+    assert len(first.inflight) == 1 and feeder.waiting == 6
+    second = InProcessWorker(2)
+    feeder.distribute([first, second], coming=1)
+    assert len(second.inflight) == 1 and feeder.waiting == 3

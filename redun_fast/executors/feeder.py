@@ -90,15 +90,17 @@ class Feeder:
         """Jobs waiting for a worker."""
         return len(self.pending) + len(self.suspects)
 
-    def _batch_size(self, idle_workers: int) -> int:
-        fair = math.ceil(len(self.pending) / max(1, idle_workers))
+    def _batch_size(self, sharers: int) -> int:
+        fair = math.ceil(len(self.pending) / max(1, sharers))
         if self.job_seconds is None:
             return max(1, min(fair, 16, self.max_batch))
         wanted = int(self.batch_seconds / max(self.job_seconds, 1e-7))
         return max(1, min(fair, wanted, self.max_batch))
 
-    def distribute(self, workers: List[WorkerHandle]) -> List[WorkerHandle]:
-        """Send batches to the workers that have room; return those found dead on the way."""
+    def distribute(self, workers: List[WorkerHandle], coming: int = 0) -> List[WorkerHandle]:
+        """Send batches to the workers that have room; return those found dead on the way.
+        `coming` workers are on their way (pilots still in Slurm's queue): the first to
+        arrive takes only its share of the jobs, leaving theirs for them."""
         slow = self.job_seconds is not None and self.job_seconds >= self.batch_seconds
         limit = 1 if slow or self.job_seconds is None else 2
         dead = []
@@ -115,7 +117,7 @@ class Feeder:
                 if suspect:  # from a dead worker's batch: alone, to find the job that kills
                     items = [self.suspects.popleft()]
                 else:
-                    size = min(self._batch_size(len(open_workers)), len(self.pending))
+                    size = min(self._batch_size(len(open_workers) + coming), len(self.pending))
                     items = [self.pending.popleft() for _ in range(size)]
             if not self._send(worker, items, suspect):
                 dead.append(worker)

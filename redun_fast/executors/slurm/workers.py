@@ -227,7 +227,7 @@ class WorkerSlurmExecutor(SlurmExecutor):
         while not self._stopping:
             self._take_arrivals()
             for group in list(self._groups.values()):
-                for pilot in group.feeder.distribute(group.workers):
+                for pilot in group.feeder.distribute(group.workers, len(group.coming)):
                     self._died(pilot, "its connection broke as a batch was sent")
                 self._retire(group)
                 self._scale(group)
