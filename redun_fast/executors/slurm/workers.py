@@ -53,15 +53,19 @@ class _Group:
     """The jobs of one set of resources, and the pilots that serve them."""
 
     def __init__(self, number: int, flags: Tuple[str, ...], options: Dict[str, Any],
-                 feeder: Feeder, worker_time: Any) -> None:
+                 worker_time: Any, outstanding: Outstanding, batch_seconds: float,
+                 max_crashes: int) -> None:
         self.number = number
         self.job_seconds = time_seconds(options.get("time"))  # a job's limit, if it has one
+        # A job with a time limit goes alone, so that each is checked against the time its
+        # worker has left (_Pilot.accepting).
+        max_batch = 1 if self.job_seconds is not None else 4096
+        self.feeder = Feeder(outstanding, batch_seconds, max_batch, max_crashes=max_crashes)
         self.cpus = options.get("cpus") or 1
         worker_seconds = max(time_seconds(worker_time) or 0, self.job_seconds or 0)
         self.worker_seconds = worker_seconds or None
         self.flags = tuple(flag for flag in flags if not flag.startswith("--time=")) + (
             (f"--time={math.ceil(worker_seconds / 60)}",) if worker_seconds else ())
-        self.feeder = feeder
         self.workers: List[_Pilot] = []
         self.coming: Dict[str, float] = {}  # element -> when submitted: not connected yet
         self.last_sbatch = -math.inf
@@ -172,12 +176,8 @@ class WorkerSlurmExecutor(SlurmExecutor):
         flags = sbatch_flags(options)  # checked when the task was defined
         group = self._groups.get(flags)
         if group is None:
-            timed = time_seconds(options.get("time")) is not None
-            # A job with a time limit goes alone, so that each is checked against the time
-            # its worker has left (_Pilot.accepting).
-            feeder = Feeder(self._outstanding, self.batch_seconds, 1 if timed else 4096,
-                            max_crashes=self.max_crashes)
-            group = _Group(len(self._groups), flags, options, feeder, self.worker_time)
+            group = _Group(len(self._groups), flags, options, self.worker_time,
+                           self._outstanding, self.batch_seconds, self.max_crashes)
             self._groups[flags] = group
         return group
 
@@ -276,10 +276,11 @@ class WorkerSlurmExecutor(SlurmExecutor):
         except (EOFError, OSError):
             return self._died(pilot, "its connection closed")
         pilot.last_heard = time.monotonic()
-        if data != PING:
-            self._received(pilot, data)
+        self._received(pilot, data)
 
     def _received(self, pilot: _Pilot, data: bytes) -> None:
+        if data == PING:
+            return
         kind, *body = pickle.loads(data)
         feeder = pilot.group.feeder
         if kind == "results":
@@ -300,9 +301,7 @@ class WorkerSlurmExecutor(SlurmExecutor):
         pilot.cause = cause
         try:  # what it sent before it died counts: see Feeder.died
             while pilot.conn.poll():
-                data = receive_message(pilot.conn)
-                if data != PING:
-                    self._received(pilot, data)
+                self._received(pilot, receive_message(pilot.conn))
         except (EOFError, OSError):
             pass
         if not pilot.dead:  # (it may have said it was leaving)
