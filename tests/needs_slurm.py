@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from redun_fast.executors.slurm import SlurmExecutor
+
 
 def slurm_cluster_up() -> bool:
     try:
@@ -38,6 +40,14 @@ def require_nodes(count: int) -> None:
                            f"{count}")
     pytest.skip(f"needs the {count}-node local cluster: slurm/start-local-cluster.sh --nodes "
                 f"{count}", allow_module_level=True)
+
+
+def workers_executor(tmp_path, **options):
+    """A workers-mode executor for tests: quick to submit, poll and notice a silent worker."""
+    settings = dict(staging_dir=str(tmp_path / "staging"), address=scheduler_address(),
+                    poll_interval=0.3, submit_interval=0.5, max_workers=2, heartbeat=1.0,
+                    heartbeat_timeout=5.0)
+    return SlurmExecutor(**{**settings, **options})
 
 
 def scontrol(job_id: str) -> str:

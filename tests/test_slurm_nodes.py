@@ -14,8 +14,7 @@ import time
 import pytest
 
 from redun_fast import Scheduler, task
-from redun_fast.executors.slurm import SlurmExecutor
-from needs_slurm import require_nodes, scheduler_address
+from needs_slurm import require_nodes, workers_executor
 
 require_nodes(3)
 
@@ -32,13 +31,6 @@ def marked(x, marks, seconds):
     open(os.path.join(marks, f"{x}.{node}.{os.getpid()}"), "w").close()
     time.sleep(seconds)
     return x * 10, node
-
-
-def executor_for(tmp_path, **options):
-    settings = dict(staging_dir=str(tmp_path / "staging"), address=scheduler_address(),
-                    poll_interval=0.3, submit_interval=0.5, max_workers=3, heartbeat=1.0,
-                    heartbeat_timeout=5.0)
-    return SlurmExecutor(**{**settings, **options})
 
 
 def starts(marks):
@@ -63,7 +55,7 @@ def run_hurting_the_victim(tmp_path, hurt):
     Returns the results and where each job started."""
     marks = tmp_path / "marks"
     marks.mkdir()
-    executor = executor_for(tmp_path)
+    executor = workers_executor(tmp_path, max_workers=3)
 
     def hurt_when_the_victim_runs_a_job():
         deadline = time.time() + 120
@@ -94,7 +86,7 @@ def assert_only_the_victims_jobs_ran_again(results, started):
 def test_a_handful_of_workers_spreads_over_the_nodes(tmp_path):
     marks = tmp_path / "marks"
     marks.mkdir()
-    executor = executor_for(tmp_path)
+    executor = workers_executor(tmp_path, max_workers=3)
     with Scheduler(executor=executor) as scheduler:
         results = scheduler.run([marked(x, str(marks), 1.0) for x in range(9)])
     assert [value for value, _ in results] == [x * 10 for x in range(9)]

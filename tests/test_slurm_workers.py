@@ -20,8 +20,7 @@ from redun_fast import Scheduler, task
 from redun_fast.errors import SlurmError, WorkerDiedError
 from redun_fast.executors.network import connect
 from redun_fast.executors.processes import RemoteTraceback
-from redun_fast.executors.slurm import SlurmExecutor
-from needs_slurm import require_slurm, scheduler_address, scontrol
+from needs_slurm import require_slurm, scheduler_address, scontrol, workers_executor
 
 require_slurm(module_level=True)
 
@@ -80,13 +79,6 @@ def sleeps(seconds, marker=None):
 @task(time="0:02:00")
 def timed(x):
     return x, os.environ.get("SLURM_JOB_ID")
-
-
-def workers_executor(tmp_path, **options):
-    settings = dict(staging_dir=str(tmp_path / "staging"), address=scheduler_address(),
-                    poll_interval=0.3, submit_interval=0.5, max_workers=2, heartbeat=1.0,
-                    heartbeat_timeout=5.0)
-    return SlurmExecutor(**{**settings, **options})
 
 
 def squeue_ids(array_ids):
