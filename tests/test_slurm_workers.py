@@ -76,6 +76,22 @@ def sleeps(seconds, marker=None):
     return seconds
 
 
+@task
+def counted(x, marks):
+    open(os.path.join(marks, f"{x}.{os.getpid()}.{time.monotonic_ns()}"), "w").close()
+    return x
+
+
+@task
+def waits_for(values, marker, release):
+    """Marks that it started, then waits (at most 120 s) for the test to release it."""
+    open(marker, "w").close()
+    deadline = time.time() + 120
+    while not os.path.exists(release) and time.time() < deadline:
+        time.sleep(0.1)
+    return sum(values)
+
+
 @task(time="0:02:00")
 def timed(x):
     return x, os.environ.get("SLURM_JOB_ID")
@@ -225,32 +241,41 @@ def test_a_worker_with_a_wrong_secret_is_refused_before_anything_is_unpickled(tm
 
 
 SCHEDULER = """
+import os
 import sys
 from redun_fast import Scheduler
 from redun_fast.executors.slurm import SlurmExecutor
-from test_slurm_workers import sleeps
+from test_slurm_workers import counted, waits_for
 
 if __name__ == "__main__":
-    executor = SlurmExecutor(staging_dir=sys.argv[1], address=sys.argv[4], poll_interval=0.3,
-                             submit_interval=0.5, heartbeat=1.0, heartbeat_timeout=4.0)
-    scheduler = Scheduler(executor=executor, cache_dir=sys.argv[2])
+    folder, address = sys.argv[1:]
+    executor = SlurmExecutor(staging_dir=os.path.join(folder, "staging"), address=address,
+                             poll_interval=0.3, submit_interval=0.5, heartbeat=1.0,
+                             heartbeat_timeout=4.0)
+    scheduler = Scheduler(executor=executor, cache_dir=os.path.join(folder, "cache"))
     scheduler.logger.setLevel("WARNING")
-    print(scheduler.run([sleeps(120, sys.argv[3])]), flush=True)
+    marks = os.path.join(folder, "marks")
+    values = [counted(x, marks) for x in range(3)]
+    started, release = os.path.join(folder, "started"), os.path.join(folder, "release")
+    print(scheduler.run(waits_for(values, started, release)), flush=True)
 """
 
 
-def start_scheduler(tmp_path):
-    """A scheduler in a subprocess whose job sleeps on a worker: (process, its array id)."""
+def scheduler_command(tmp_path):
+    """A scheduler whose last job, after three quick ones, waits on a worker until released."""
     script = tmp_path / "scheduler.py"
     script.write_text(textwrap.dedent(SCHEDULER))
-    marker = tmp_path / "started"
+    (tmp_path / "marks").mkdir(exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__)] + sys.path)}
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "staging"),
-                             str(tmp_path / "cache"), str(marker), scheduler_address()],
-                            env=env,
-                            start_new_session=True, stdout=subprocess.PIPE,
+    return [sys.executable, str(script), str(tmp_path), scheduler_address()], env
+
+
+def start_scheduler(tmp_path):
+    """That scheduler in a subprocess, once its last job runs: (process, its workers' ids)."""
+    command, env = scheduler_command(tmp_path)
+    proc = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    assert wait_until(marker.exists, 90), "the job never started on a worker"
+    assert wait_until((tmp_path / "started").exists, 90), "the job never started on a worker"
     jobs = subprocess.run(["squeue", "-h", "-n", "redun_fast-workers-0", "-o", "%i"],
                           capture_output=True, text=True).stdout.split()
     return proc, jobs
@@ -275,3 +300,20 @@ def test_ctrl_c_cancels_every_worker(tmp_path):
     assert "KeyboardInterrupt" in err
     assert wait_until(lambda: not squeue_ids([job.split("_")[0] for job in jobs]), 30)
 
+
+
+def test_a_killed_scheduler_leaves_no_worker_and_its_rerun_runs_only_what_was_not_committed(
+        tmp_path):
+    proc, jobs = start_scheduler(tmp_path)
+    assert jobs
+    time.sleep(0.5)  # the quick jobs' results are committed (every 50 ms)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert wait_until(lambda: not squeue_ids([job.split("_")[0] for job in jobs]), 30)
+    (tmp_path / "release").touch()
+    command, env = scheduler_command(tmp_path)
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.split()[-1] == "3"  # 0 + 1 + 2
+    ran = sorted(int(name.split(".")[0]) for name in os.listdir(tmp_path / "marks"))
+    assert ran == [0, 1, 2]  # each quick job once: the rerun replayed them from the cache
