@@ -117,6 +117,13 @@ def test_bad_slurm_options_are_refused_when_the_task_is_defined(options, message
         sbatch_flags(options)
 
 
+def left_by_a_dead_scheduler(folder):
+    """An owner file of a scheduler on another host whose lease ran out an hour ago."""
+    (folder / "owner").write_text("some-other-host 12345 999\n")
+    an_hour_ago = time.time() - 3600
+    os.utime(folder / "owner", (an_hour_ago, an_hour_ago))
+
+
 def test_stray_files_in_a_staging_folder_are_left_alone_with_one_warning(tmp_path, caplog):
     # A left-over folder of a scheduler that died, plus things redun_fast did not write:
     # "chunk_0.pkl.orig" used to stop SlurmExecutor.start() with "invalid literal for int()".
@@ -128,7 +135,7 @@ def test_stray_files_in_a_staging_folder_are_left_alone_with_one_warning(tmp_pat
 
     folder = tmp_path / "staging" / "ab12cd34ef56"
     folder.mkdir(parents=True)
-    (folder / "owner").write_text("some-other-host 12345 999\n")
+    left_by_a_dead_scheduler(folder)
     key = new_key(str(folder / "key"))
     jobs = [(b"e" * 16, "taskhash", (1,), {})]
     (folder / "chunk_0.pkl").write_bytes(sign(key, pickle.dumps(jobs)))
@@ -169,7 +176,7 @@ def test_forged_staging_files_are_never_unpickled(tmp_path, caplog):
     mark = tmp_path / "payload-ran"
     folder = tmp_path / "staging" / "0123456789ab"
     folder.mkdir(parents=True)
-    (folder / "owner").write_text("some-other-host 12345 999\n")
+    left_by_a_dead_scheduler(folder)
     key = new_key(str(folder / "key"))
     (folder / "chunk_0.pkl").write_bytes(pickle.dumps([(b"f" * 16, Payload(str(mark)), (), {})]))
     forged_with_another_key = sign(b"k" * 32, pickle.dumps(Payload(str(mark))))
@@ -227,22 +234,23 @@ def test_slurm_times_in_seconds(value, seconds):
 
 
 def test_a_pilot_takes_a_timed_job_only_if_it_has_the_time_left():
-    from redun_fast.executors.feeder import Feeder
     from redun_fast.executors.slurm.workers import _Group, _Pilot
 
-    group = _Group(0, ("--time=10",), {"time": 10}, Feeder(None, 0.002, 1), None)
+    group = _Group(0, ("--time=10",), {"time": 10}, None, None, 0.002, 3)
+    assert group.feeder.max_batch == 1  # timed jobs go alone, each checked against the time
     assert group.worker_seconds == 600 and group.flags == ("--time=10",)
     started = time.time() - 300  # five of its ten minutes are gone
     pilot = _Pilot(None, group, "/stage", ("hello", "7_0", "node", 1, 0, started, "n1"))
     assert pilot.accepting()  # fresh: its allocation was asked for such a job
     pilot.batches_done = 1
     assert not pilot.accepting()  # a 10-minute job does not fit in the 5 left
-    longer = _Group(1, ("--time=10",), {"time": 10}, Feeder(None, 0.002, 1), "1:00:00")
+    longer = _Group(1, ("--time=10",), {"time": 10}, "1:00:00", None, 0.002, 3)
     assert longer.flags == ("--time=60",)  # workers of an hour for 10-minute jobs
     pilot = _Pilot(None, longer, "/stage", ("hello", "8_0", "node", 1, 0, started, "n1"))
     pilot.batches_done = 1
     assert pilot.accepting()
     pilot.inflight = {i: ([], False) for i in range(6)}  # queued behind 60 minutes of work
     assert not pilot.accepting()
-    untimed = _Group(2, (), {}, Feeder(None, 0.002, 4096), None)
+    untimed = _Group(2, (), {}, None, None, 0.002, 3)
     assert untimed.worker_seconds is None and untimed.flags == ()
+    assert untimed.feeder.max_batch == 4096

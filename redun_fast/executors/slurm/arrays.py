@@ -14,7 +14,6 @@ import os
 import pickle
 import re
 import shutil
-import socket
 import sys
 import threading
 import time
@@ -27,15 +26,14 @@ from redun_fast.executors.protocol import definitions as task_definitions
 from redun_fast.executors.protocol import (
     job_entries, load_results, to_results, unreadable_result)
 from redun_fast.executors.shipping import pickling_problem, ship
+from redun_fast.executors.slurm import owner
 from redun_fast.executors.slurm import sbatch as slurm
 from redun_fast.executors.slurm.executor import SlurmExecutor
 from redun_fast.executors.slurm.options import sbatch_flags
 from redun_fast.executors.slurm.sbatch import FAILED_STATES
-from redun_fast.pids import alive as pid_alive
 from redun_fast.private import check_private, make_private_dir, write_private
 from redun_fast.signing import new_key, read_key, read_signed, sign
 
-_HOST = socket.gethostname()
 logger = logging.getLogger("redun_fast")
 
 
@@ -67,6 +65,7 @@ class ArraySlurmExecutor(SlurmExecutor):
         self._attempts: Dict[bytes, int] = {}
         self._thread: Optional[threading.Thread] = None
         self._stopping = False
+        self._lease = owner.Lease()
 
     # The scheduler's side.
 
@@ -141,6 +140,7 @@ class ArraySlurmExecutor(SlurmExecutor):
             if time.monotonic() - last_poll >= self.poll_interval:
                 self._poll()
                 last_poll = time.monotonic()
+                self._lease.renew(last_poll, list(self._arrays))
 
     def _take_pending(self) -> List[Any]:
         pending, self._pending = self._pending, []
@@ -208,8 +208,7 @@ class ArraySlurmExecutor(SlurmExecutor):
             self._fail([job for chunk in elements.values() for job in chunk], error)
             shutil.rmtree(folder, ignore_errors=True)
             return
-        with open(os.path.join(folder, "owner"), "w") as out:
-            out.write(f"{_HOST} {os.getpid()} {slurm_id}\n")
+        owner.claim(folder, slurm_id)
         self.sbatch_calls += 1
         self.elements_submitted += len(elements)
         self.array_ids.append(slurm_id)
@@ -333,13 +332,12 @@ class ArraySlurmExecutor(SlurmExecutor):
         strange = []
         for name in sorted(os.listdir(self.staging_dir)):
             folder = os.path.join(self.staging_dir, name)
-            try:
-                with open(os.path.join(folder, "owner")) as owner:
-                    host, pid, slurm_id = owner.read().split()
-                alive = host == _HOST and pid_alive(int(pid))
-            except (OSError, ValueError):
+            found = owner.read(folder)
+            if found is None or len(found[2]) != 1:
                 continue
-            if alive:
+            host, pid, (slurm_id,), renewed = found
+            mine = host == owner.HOST and pid == os.getpid()  # left by this process's last run
+            if owner.owner_alive(host, pid, renewed) and not mine:
                 continue  # another scheduler is running it
             try:  # only what this user wrote, and signed
                 check_private(folder, "Slurm staging folder")
@@ -347,6 +345,7 @@ class ArraySlurmExecutor(SlurmExecutor):
             except (OSError, SecurityError):
                 strange.append(folder)
                 continue
+            owner.claim(folder, slurm_id)  # ours now: no other scheduler adopts it too
             array = _Array(folder, slurm_id, {}, adopted=True, key=key)
             for entry in sorted(os.listdir(folder)):
                 match = _CHUNK_RE.match(entry)
@@ -370,7 +369,7 @@ class ArraySlurmExecutor(SlurmExecutor):
 _CHUNK_RE = re.compile(r"^chunk_(\d+)\.pkl$")
 # Everything else an array's folder holds (see _submit_array, _collect and worker.py).
 _STAGED_RE = re.compile(
-    r"^(result_\d+\.pkl(\.tmp)?|log_\d+\.out|tasks\.pkl|array\.sbatch|owner|key)$")
+    r"^(result_\d+\.pkl(\.tmp)?|log_\d+\.out|tasks\.pkl|array\.sbatch|owner(\.tmp)?|key)$")
 
 
 def _read_chunk(path: str, key: bytes) -> Optional[list]:

@@ -21,7 +21,6 @@ import os
 import pickle
 import queue
 import shutil
-import socket
 import sys
 import threading
 import time
@@ -33,18 +32,17 @@ from redun_fast.errors import SecurityError, SlurmError
 from redun_fast.executors.base import Deliver, Outstanding, thread_failed
 from redun_fast.executors.feeder import Feeder, WorkerHandle
 from redun_fast.executors.network import Listener
+from redun_fast.executors.slurm import owner
 from redun_fast.executors.slurm import sbatch as slurm
 from redun_fast.executors.slurm.executor import SlurmExecutor
 from redun_fast.executors.slurm.options import sbatch_flags, time_seconds
 from redun_fast.executors.slurm.sbatch import FAILED_STATES
 from redun_fast.executors.transport import receive_message, send_message
 from redun_fast.executors.worker_loop import PING
-from redun_fast.pids import alive
 from redun_fast.private import make_private_dir, write_private
 from redun_fast.signing import new_key
 
 logger = logging.getLogger("redun_fast")
-_HOST = socket.gethostname()
 DRAIN_SECONDS = 60  # Slurm warns a pilot this long before its time limit (it may be late)
 SUBMIT_GRACE = 10.0  # seconds squeue may not list a new array yet
 
@@ -121,6 +119,7 @@ class WorkerSlurmExecutor(SlurmExecutor):
         self._stopping = False
         self.workers_connected = 0  # for tests and benchmarks
         self.squeue_calls = 0
+        self._lease = owner.Lease()
 
     # The scheduler's side.
 
@@ -136,10 +135,9 @@ class WorkerSlurmExecutor(SlurmExecutor):
             _remove_dead_runs(runs)
             self._folder = os.path.join(runs, uuid.uuid4().hex[:12])
             os.makedirs(self._folder, mode=0o700)
-            with open(os.path.join(self._folder, "owner"), "w") as owner:
-                owner.write(f"{_HOST} {os.getpid()}\n")
+            owner.claim(self._folder)
             key = new_key(os.path.join(self._folder, "key"))
-            self._listener = Listener(key, self.address or _HOST, self.port)
+            self._listener = Listener(key, self.address or owner.HOST, self.port)
             write_private(os.path.join(self._folder, "config.json"), json.dumps({
                 "address": self._listener.address, "sys_path": list(sys.path),
                 "heartbeat": self.heartbeat, "heartbeat_timeout": self.heartbeat_timeout,
@@ -235,6 +233,7 @@ class WorkerSlurmExecutor(SlurmExecutor):
             if now >= next_ping:
                 self._ping(now)
                 next_ping = now + self.heartbeat
+                self._lease.renew(now, [self._folder])
             coming = any(group.coming for group in self._groups.values())
             if coming and now >= next_poll:
                 self._poll()
@@ -420,14 +419,11 @@ def _log_path(folder: str, element: str) -> str:
 
 
 def _remove_dead_runs(runs: str) -> None:
-    """Remove the run folders of schedulers on this host that were killed (their pilots left
-    when the connection closed). Those of other hosts' schedulers are theirs to remove."""
+    """Remove the run folders of schedulers that were killed (their pilots left when the
+    connection closed): on this host, once their pid is gone; on another, once their lease ran
+    out (owner.py)."""
     for name in os.listdir(runs):
         folder = os.path.join(runs, name)
-        try:
-            with open(os.path.join(folder, "owner")) as owner:
-                host, pid = owner.read().split()
-        except (OSError, ValueError):
-            continue
-        if host == _HOST and not alive(int(pid)):
+        found = owner.read(folder)
+        if found is not None and not owner.owner_alive(found[0], found[1], found[3]):
             shutil.rmtree(folder, ignore_errors=True)
