@@ -11,6 +11,7 @@
 import argparse
 import collections
 import datetime
+import os
 import sys
 import time
 from typing import List, Optional
@@ -54,9 +55,15 @@ def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
     if execution.error:
         print(f"  error    {execution.error}")
     print()
-    for line in JobCounts.from_dict(execution.counts).table(
-            datetime.datetime.fromtimestamp(execution.end or execution.start)):
+    counts = JobCounts.from_dict(execution.counts)
+    for line in counts.table(datetime.datetime.fromtimestamp(execution.end or execution.start)):
         print(line)
+    left = counts.get_all()
+    how = {"failed": "failed", "interrupted": "was interrupted"}.get(execution.state)
+    if how and left["RUNNING"] + left["PENDING"]:
+        # The table is the run's last moment: those jobs were abandoned, not left running.
+        print(f"\n{left['RUNNING']:,} running and {left['PENDING']:,} pending jobs were "
+              f"abandoned when the run {how}:\nnone of them is cached, so a rerun runs them.")
     failed = [job for job in store.job_records(execution.id) if job.status == "FAILED"]
     for job in failed[:SHOWN_FAILURES]:
         print(f"\n*** Failed job {job.job_id:016x}:  {job.task_name}"
@@ -151,12 +158,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         config = load_config({"cache.dir": args.cache_dir}, args.config)
         store = LmdbStore(config["cache.dir"][0], create=False, shared=config["cache.shared"][0])
         try:
-            return args.func(store, args)
+            code = args.func(store, args)
+            sys.stdout.flush()  # a reader gone shows here, where it is handled
+            return code
         finally:
             store.close()
     except (CacheError, ConfigError, SecurityError) as error:
         print(f"redun_fast: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `redun_fast log ID | head`: the reader has seen enough
+        # Python flushes stdout again at exit; point it at /dev/null so that says nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -249,3 +249,50 @@ def test_log_of_a_run_with_many_failures_shows_a_few_and_counts_the_rest(tmp_pat
     assert counts == [("397", "check", "ValueError"), ("198", "check", "KeyError"),
                       ("1", "redun.root_task", "KeyError")]
     assert len(shown.splitlines()) < 120
+
+
+FAIL_FAST = """
+import sys, time
+from redun_fast import Scheduler, task
+redun_namespace = "clifast"
+
+@task
+def work(x):
+    if x == 0:
+        raise ValueError("the first sample is bad")
+    time.sleep(0.5)
+    return x
+
+Scheduler(executor="threads", cache_dir=sys.argv[1]).run([work(i) for i in range(8)])
+"""
+
+
+def test_log_of_a_failed_run_says_its_running_jobs_were_abandoned(tmp_path):
+    # The run fails at work(0) while the others still sleep: its table shows them RUNNING,
+    # which read as if they ran on for good.
+    script = tmp_path / "fail_fast.py"
+    script.write_text(FAIL_FAST)
+    cache = tmp_path / "cache"
+    assert subprocess.run([sys.executable, str(script), str(cache)],
+                          capture_output=True).returncode != 0
+    execution_id = redun_fast("log", cache=cache).stdout.splitlines()[1].split()[0]
+    shown = redun_fast("log", execution_id, cache=cache).stdout
+    running = int(re.search(r"^\| ALL +(\d+) +(\d+)", shown, re.M).group(2))
+    assert running > 0
+    assert (f"{running} running and 0 pending jobs were abandoned when the run failed:\nnone of "
+            "them is cached, so a rerun runs them.") in shown
+    done = redun_fast("log", cache=cache).stdout  # the list is unchanged
+    assert "abandoned" not in done
+
+
+def test_log_piped_into_a_reader_that_stops_early_ends_quietly(cache):
+    # `redun_fast log | head -1` printed a BrokenPipeError traceback.
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line
+    try:
+        shown = subprocess.run([sys.executable, "-m", "redun_fast", "--cache-dir", str(cache),
+                                "log"], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                               timeout=60)
+    finally:
+        os.close(write_end)
+    assert shown.returncode == 1 and shown.stderr == ""
