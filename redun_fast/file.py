@@ -17,15 +17,9 @@ import xxhash
 
 from redun_fast.errors import FileError
 from redun_fast.fs import get_filesystem, glob_file, hash_parts
+from redun_fast import runs
+from redun_fast.runs import new_run  # noqa: F401  (redun's name, here too)
 from redun_fast.value import Value
-
-_run = 0  # the current run's number (new_run): a hash remembered in an older run is redone
-
-
-def new_run() -> None:
-    global _run
-    _run += 1
-
 
 class DiskValue(Value):
     """A value hashed from what is on disk now (`_calc_hash`), remembered for the current run."""
@@ -36,7 +30,7 @@ class DiskValue(Value):
 
     @property
     def hash(self) -> str:
-        if self._hash is None or self._run != _run:
+        if self._hash is None or self._run != runs.number:
             self.update_hash()
         return self._hash
 
@@ -45,13 +39,13 @@ class DiskValue(Value):
 
     def update_hash(self) -> None:
         self._hash = self._calc_hash()
-        self._run = _run
+        self._run = runs.number
 
     def get_hash(self, data: Optional[bytes] = None) -> str:
         return self.hash
 
     def __redun_hash__(self) -> str:  # `hash`, without two calls: once per File argument
-        if self._hash is None or self._run != _run:
+        if self._hash is None or self._run != runs.number:
             self.update_hash()
         return self._hash
 
@@ -62,7 +56,7 @@ class DiskValue(Value):
             return True
         recorded = self._hash
         self._hash = self._calc_hash()  # (update_hash, one call fewer: once per cached File)
-        self._run = _run
+        self._run = runs.number
         return self._hash == recorded
 
 
@@ -84,7 +78,7 @@ class File(DiskValue):
     def __setstate__(self, state: dict) -> None:
         self.path = state["path"]
         self._hash = state["hash"]
-        self._run = _run  # computed where it was written, or checked by is_valid on replay
+        self._run = runs.number  # computed where it was written, or checked by is_valid on replay
         self.filesystem = get_filesystem(self.path)
 
     def __redun_pack__(self) -> bytes:  # a File result, stored (cache/serialize.py)
@@ -94,7 +88,7 @@ class File(DiskValue):
     def __redun_unpack__(cls, data: bytes) -> "File":
         file = cls.__new__(cls)
         file._hash, file.path = data.decode("utf-8", "surrogateescape").split("\0", 1)
-        file._run = _run
+        file._run = runs.number
         file.filesystem = get_filesystem(file.path)
         return file
 
@@ -212,7 +206,7 @@ class FileSet(DiskValue):
     def __setstate__(self, state: dict) -> None:
         self.pattern = state["pattern"]
         self._hash = state["hash"]
-        self._run = _run
+        self._run = runs.number
         self.filesystem = get_filesystem(self.pattern)
 
     def __iter__(self) -> Iterator[File]:

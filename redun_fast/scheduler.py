@@ -28,7 +28,7 @@ from redun_fast.context import merge_contexts
 from redun_fast.executors import Executor, executor_kinds, make_executor
 from redun_fast.executors.registry import kind_name
 from redun_fast.expression import SchedulerExpression, TaskExpression, quote
-from redun_fast.file import new_run
+from redun_fast.runs import new_run
 from redun_fast._nested import find_expressions
 from redun_fast.errors import DryRunResult, SchedulerError
 from redun_fast.reduction import Reduction
@@ -190,7 +190,7 @@ class Scheduler:
         raises DryRunResult (listing the jobs that would run) unless all of it was cached.
         context: merged over the Scheduler's context for this run (get_context reads it).
         """
-        new_run()  # File hashes remembered from before are taken again from the disk
+        new_run()  # File hashes and task globals remembered from before are taken again
         root_call = None
         if needs_root_task(expr):
             expr = root_task(quote(expr))

@@ -362,7 +362,9 @@ if __name__ == "__main__":
         FACTOR = 100  # a notebook cell changes a global the task uses
         second = scheduler.run(scaled(1))
         fan_out = scheduler.run([scaled(i) for i in range(1, 9)])
-    print(first, second, fan_out)
+        FACTOR = 10  # and back: workers hold the last function they were sent, not this one
+        back = scheduler.run([scaled(i) for i in range(1, 3)])
+    print(first, second, fan_out, back)
 """
 
 
@@ -374,7 +376,51 @@ def test_workers_run_a_notebook_task_with_its_globals_as_they_are_now(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split("\n")[-2] == "10 100 [100, 200, 300, 400, 500, 600, 700, 800]"
+    assert out.stdout.split("\n")[-2] == ("10 100 [100, 200, 300, 400, 500, 600, 700, 800] "
+                                          "[10, 20]")
+
+
+MUTATED_MODULE = """
+from redun_fast import task
+
+redun_namespace = "mutated"
+FACTOR = 10
+NAMES = ["a"]
+
+
+@task(cache=False)
+def scaled(x):
+    return x * FACTOR
+
+
+@task(cache=False)
+def names():
+    return list(NAMES)
+"""
+
+
+def test_workers_see_the_globals_of_an_imported_module_as_the_scheduler_has_them(
+        tmp_path, monkeypatch):
+    # Workers import the module by name: they saw FACTOR = 10 and ["a"] after the scheduler's
+    # program set it to 100 and appended "b" (inline and threads see the new values).
+    import importlib
+
+    (tmp_path / "mutated_workflow.py").write_text(MUTATED_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "mutated_workflow", raising=False)
+    workflow = importlib.import_module("mutated_workflow")
+    try:
+        with Scheduler(executor="processes", max_workers=2) as scheduler:
+            assert scheduler.run([workflow.scaled(1), workflow.names()]) == [10, ["a"]]
+            workflow.FACTOR = 100
+            workflow.NAMES.append("b")
+            expected = [100 * x for x in range(1, 9)] + [["a", "b"]]
+            assert scheduler.run([workflow.scaled(x) for x in range(1, 9)]
+                                 + [workflow.names()]) == expected
+            workflow.FACTOR = 10  # back as imported: the workers' own module is right again
+            assert scheduler.run(workflow.scaled(3)) == 30
+    finally:
+        sys.modules.pop("mutated_workflow", None)
 
 
 @task

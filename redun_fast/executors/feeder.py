@@ -33,7 +33,7 @@ class WorkerHandle:
     """One worker as the feeder sees it. A transport subclasses it with `send` and `how_it_died`."""
 
     def __init__(self) -> None:
-        self.known: set = set()  # the (task hash, shipped) of the functions it was sent
+        self.known: dict = {}  # task hash -> shipped, of the function it holds (protocol)
         self.inflight: Dict[int, Tuple[list, bool]] = {}  # batch id -> (jobs, suspect)
         self.batches_done = 0
         self.dead = False

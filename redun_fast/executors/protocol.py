@@ -35,21 +35,23 @@ class RemoteTraceback(Exception):
 
 # The scheduler's side.
 
-def definitions(tasks: Iterable[Any], known: Iterable[tuple] = ()) -> List[tuple]:
+def definitions(tasks: Iterable[Any], known: Optional[Dict[str, Any]] = None) -> List[tuple]:
     """What a worker needs to run `tasks`: a (task hash, full name, how, what, shipped) each,
-    except those whose (task hash, shipped) it `known`s: a task sent by value is sent again
-    when what would be shipped changed (a global it uses, say)."""
-    known = set(known)
+    except those it holds as they would be shipped now (`known`: task hash -> shipped, what
+    the worker was sent last): a task is sent again when a global it reads changed, and
+    again when the global changes back, since a worker holds one function per task hash."""
+    known = known or {}
     wanted = []
     for task in {task.hash: task for task in tasks}.values():
         how, what, shipped = task_definition(task)
-        if (task.hash, shipped) not in known:
+        if task.hash not in known or known[task.hash] != shipped:
             wanted.append((task.hash, task.fullname, how, what, shipped))
     return wanted
 
 
 def shipped(definition: tuple) -> tuple:
-    """What a worker that received `definition` knows (see `definitions`)."""
+    """(task hash, shipped): what a worker that received `definition` holds for that task
+    hash from now on (see `definitions`)."""
     return (definition[0], definition[4])
 
 

@@ -1,9 +1,13 @@
 """How tasks and arguments travel to another process (a pool worker or a Slurm job).
 
-A worker must run exactly the code the scheduler hashed. A task from an importable module is
-sent by name and imported there, with its function by value as a fallback: if the module
-changed on disk since the scheduler imported it, the imported task's hash differs and the
-worker runs the fallback. A task defined in `__main__`, a notebook cell or a function body is
+A worker must run exactly the code the scheduler hashed, with the globals the scheduler has
+now. A task from an importable module is sent by name and imported there, with its function
+by value as a fallback and a digest of the data globals it reads (globals_digest): if the
+module changed on disk since the scheduler imported it (the imported task's hash differs), or
+the scheduler's program changed such a global (`module.FACTOR = 100`: the digests differ), the
+worker runs the fallback, made again when the digest changes. The scheduler reads those
+globals once a run: a task run in the scheduler's process that changes them mid-run is not
+seen by the workers until the next run. A task defined in `__main__`, a notebook cell or a function body is
 sent by value with cloudpickle (its globals as they are now), and a worker holds it by what
 was shipped, so a changed global is shipped again.
 """
@@ -18,6 +22,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import cloudpickle
 import xxhash
 
+from redun_fast import runs
 from redun_fast.task import Task
 
 _importable_cache: Dict[str, bool] = {}
@@ -55,19 +60,56 @@ def ship(value: Any) -> bytes:
 
 def task_definition(task: Task) -> Tuple[str, Any, Any]:
     """How a worker gets a task's function, and what identifies what was shipped:
-    ("import", (module, attribute, the function by value or None), None) or
-    ("value", the pickled function, its digest)."""
+    ("import", (module, attribute, the function by value or None, D), D), D being the
+    digest of its globals (globals_digest), or ("value", the pickled function, its digest)."""
     if is_importable(task):
-        fallback = _fallbacks.get(task.hash, _MISSING)
-        if fallback is _MISSING:
-            fallback = _fallbacks[task.hash] = _by_value(task.func)
-        return ("import", (task.__module__, task.func.__name__, fallback), None)
+        made = _fallbacks.get(task.hash)
+        if made is None or made[0] != runs.number:  # the globals are read once a run
+            digest = globals_digest(task.func)
+            fallback = made[2] if made is not None and made[1] == digest else None
+            made = _fallbacks[task.hash] = (runs.number, digest,
+                                            fallback or _by_value(task.func))
+        _, digest, fallback = made
+        return ("import", (task.__module__, task.func.__name__, fallback, digest), digest)
     data = ship(task.func)  # now, with its globals as they are now
     return ("value", data, xxhash.xxh3_64_digest(data))
 
 
-_MISSING = object()
-_fallbacks: Dict[str, Optional[bytes]] = {}  # task hash -> its importable function by value
+# task hash -> (the run it was made in, the digest of its globals, its function by value)
+_fallbacks: Dict[str, Tuple[int, Optional[bytes], Optional[bytes]]] = {}
+
+
+def globals_digest(func: Callable) -> Optional[bytes]:
+    """A digest of the data globals `func` reads (not modules, functions or classes, which
+    its module's code defines), or None when it reads none. Values that cannot be pickled are
+    left out: they could not be shipped either."""
+    names = _global_names.get(func.__code__)
+    if names is None:
+        names = _global_names[func.__code__] = tuple(sorted(_names_read(func.__code__)))
+    found = func.__globals__
+    values = []
+    for name in names:
+        value = found.get(name, _ABSENT)
+        if value is not _ABSENT and not isinstance(value, _CODE_TYPES) and not callable(value):
+            try:
+                values.append(pickle.dumps((name, value), protocol=5))
+            except Exception:
+                pass
+    return xxhash.xxh3_64_digest(b"".join(values)) if values else None
+
+
+_ABSENT = object()
+_CODE_TYPES = (types.ModuleType, type)
+_global_names: Dict[types.CodeType, Tuple[str, ...]] = {}
+
+
+def _names_read(code: types.CodeType) -> set:
+    """The global (and attribute) names a code object and the code nested in it use."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names_read(const)
+    return names
 _by_value_lock = threading.Lock()
 
 
@@ -91,15 +133,15 @@ def load_definition(task_hash: str, fullname: str, how: str, what: Any) -> Calla
     """The function a definition stands for, in the worker (see task_definition)."""
     if how == "value":
         return pickle.loads(what)
-    module, attribute, fallback = what
+    module, attribute, fallback, digest = what
     found = getattr(importlib.import_module(module), attribute)
-    if getattr(found, "hash", None) == task_hash:
+    if getattr(found, "hash", None) == task_hash and globals_digest(found.func) == digest:
         return found.func
     if fallback is None:
         raise ImportError(
             f"{module}.{attribute} is not the code the scheduler hashed as {fullname} (its "
-            f"file changed since the scheduler imported it), and its function could not be "
-            "sent by value; run the workflow again")
+            f"file changed since the scheduler imported it, or a global it reads), and its "
+            "function could not be sent by value; run the workflow again")
     return pickle.loads(fallback)
 
 
