@@ -240,13 +240,15 @@ def test_a_pilot_takes_a_timed_job_only_if_it_has_the_time_left():
     assert group.feeder.max_batch == 1  # timed jobs go alone, each checked against the time
     assert group.worker_seconds == 600 and group.flags == ("--time=10",)
     started = time.time() - 300  # five of its ten minutes are gone
-    pilot = _Pilot(None, group, "/stage", ("hello", "7_0", "node", 1, 0, started, "n1"))
+    pilot = _Pilot(None, group, "/stage", b"k" * 32,
+                   ("hello", "7_0", "node", 1, 0, started, "n1"))
     assert pilot.accepting()  # fresh: its allocation was asked for such a job
     pilot.batches_done = 1
     assert not pilot.accepting()  # a 10-minute job does not fit in the 5 left
     longer = _Group(1, ("--time=10",), {"time": 10}, "1:00:00", None, 0.002, 3)
     assert longer.flags == ("--time=60",)  # workers of an hour for 10-minute jobs
-    pilot = _Pilot(None, longer, "/stage", ("hello", "8_0", "node", 1, 0, started, "n1"))
+    pilot = _Pilot(None, longer, "/stage", b"k" * 32,
+                   ("hello", "8_0", "node", 1, 0, started, "n1"))
     pilot.batches_done = 1
     assert pilot.accepting()
     pilot.inflight = {i: ([], False) for i in range(6)}  # queued behind 60 minutes of work

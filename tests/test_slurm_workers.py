@@ -92,6 +92,11 @@ def waits_for(values, marker, release):
     return sum(values)
 
 
+@task
+def doubled(data):
+    return data + data
+
+
 @task(time="0:02:00")
 def timed(x):
     return x, os.environ.get("SLURM_JOB_ID")
@@ -127,6 +132,14 @@ def test_waves_of_jobs_reuse_running_workers(tmp_path, capsys):
     assert {f"start add({i}, 1)" for i in range(10)} <= set(starts)  # task output is shown
     assert wait_until(lambda: not squeue_ids(array_ids), 30)  # closing ended every worker
     assert os.listdir(tmp_path / "staging" / "workers") == []  # the run's folder is removed
+
+
+def test_large_values_travel_through_the_staging_folder_and_back(tmp_path):
+    # 9 MiB each way: above transport.LARGE, so both spill to the run's folder, signed.
+    data = os.urandom(1 << 20) * 9
+    with Scheduler(executor=workers_executor(tmp_path), cache_dir=str(tmp_path / "cache")) \
+            as scheduler:
+        assert scheduler.run(doubled(data)) == data + data
 
 
 def test_resource_groups_get_their_own_workers(tmp_path):

@@ -14,6 +14,7 @@ import tempfile
 from typing import Any, Optional
 
 from redun_fast.pids import alive
+from redun_fast.signing import sign, verify
 
 LARGE = 8 << 20
 SPILL_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
@@ -24,29 +25,34 @@ def spill_prefix(owner: int, pool: str) -> str:
     return f"redun_fast-{owner}-{pool}-"
 
 
-def send_message(conn: Any, data: bytes, prefix: str, directory: str = SPILL_DIR) -> Optional[str]:
+def send_message(conn: Any, data: bytes, prefix: str, directory: str = SPILL_DIR,
+                 key: Optional[bytes] = None) -> Optional[str]:
     """Send `data`; the path of the spill file it went through, if it was large. A worker on
-    another node spills to a `directory` both sides see (its run's staging folder)."""
+    another node spills to a `directory` both sides see (its run's staging folder), signing
+    the file with the run's `key` (signing.py), since others may reach that filesystem."""
     if len(data) < LARGE:
         conn.send_bytes(data)
         return None
     fd, path = tempfile.mkstemp(prefix=prefix, dir=directory)
     with os.fdopen(fd, "wb") as spill:
-        spill.write(data)
+        spill.write(data if key is None else sign(key, data))
     conn.send_bytes(b"F" + os.fsencode(path))
     return path
 
 
-def receive_message(conn: Any) -> bytes:
+def receive_message(conn: Any, key: Optional[bytes] = None) -> bytes:
+    """The next message; with a `key`, a spill file must be signed with it (SecurityError
+    naming the file if not: it is never returned, so never unpickled)."""
     data = conn.recv_bytes()
     if data[:1] != b"F":
         return data
     path = os.fsdecode(data[1:])
     try:
         with open(path, "rb") as spill:
-            return spill.read()
+            content = spill.read()
     finally:
         os.unlink(path)
+    return content if key is None else verify(key, content, path)
 
 
 def remove_spills(prefix: str) -> None:

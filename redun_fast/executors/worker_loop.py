@@ -18,6 +18,7 @@ import sys
 import threading
 from typing import Any, Callable, Dict, Optional
 
+from redun_fast.errors import SecurityError
 from redun_fast.executors.protocol import load_definitions, refusal, run_and_encode
 from redun_fast.executors.transport import SPILL_DIR, receive_message, send_message
 
@@ -51,20 +52,23 @@ class _Forward(io.TextIOBase):
 class WorkerLoop:
     """One worker's connection to its scheduler, and the loop that runs what it sends.
 
-    Large messages spill to files named with `spill_prefix` in `spill_dir` (transport.py).
+    Large messages spill to files named with `spill_prefix` in `spill_dir` (transport.py),
+    signed with `key` if there is one (a pilot's, in the shared staging folder).
     """
 
-    def __init__(self, conn: Any, spill_prefix: str, spill_dir: str = SPILL_DIR) -> None:
+    def __init__(self, conn: Any, spill_prefix: str, spill_dir: str = SPILL_DIR,
+                 key: Optional[bytes] = None) -> None:
         self.conn = conn
         self.spill_prefix = spill_prefix
         self.spill_dir = spill_dir
+        self.key = key
         self.draining = False  # set (with `drain`) to leave after the batch running now
         self._inbox: "queue.SimpleQueue" = queue.SimpleQueue()
         self._send_lock = threading.Lock()
 
     def send(self, data: bytes) -> None:
         with self._send_lock:  # tasks may print from their own threads; pilots ping from one
-            send_message(self.conn, data, self.spill_prefix, self.spill_dir)
+            send_message(self.conn, data, self.spill_prefix, self.spill_dir, self.key)
 
     def drain(self) -> None:
         """Leave once the batch running now is done, starting no other (safe in a signal
@@ -112,8 +116,11 @@ class WorkerLoop:
     def _read(self) -> None:
         try:
             while True:
-                data = receive_message(self.conn)
+                data = receive_message(self.conn, self.key)
                 if data != PING:
                     self._inbox.put(data)
         except (EOFError, OSError):
             os._exit(0)  # see the module docstring
+        except SecurityError as error:  # a forged spill file: nothing more from there is safe
+            print(f"redun_fast worker: {error}", file=sys.__stderr__, flush=True)
+            os._exit(3)

@@ -50,15 +50,16 @@ def serve(folder: str, slot: int) -> int:
     sys.path[:] = config["sys_path"]  # import user modules as the scheduler does
     address = tuple(config["address"])
     element = element_id()
+    key = read_key(os.path.join(folder, "key"))
     try:
-        conn = connect(address, read_key(os.path.join(folder, "key")),
+        conn = connect(address, key,
                        send_timeout=config["heartbeat_timeout"],
                        receive_timeout=config["heartbeat_timeout"])
     except (OSError, SecurityError) as error:
         print(f"redun_fast pilot {element}: cannot reach its scheduler at "
               f"{address[0]}:{address[1]}: {type(error).__name__}: {error}", file=sys.stderr)
         return 3
-    loop = WorkerLoop(conn, f"from-{element}-{slot}-", spill_dir=folder)
+    loop = WorkerLoop(conn, f"from-{element}-{slot}-", spill_dir=folder, key=key)
     signal.signal(signal.SIGUSR1, lambda signum, frame: loop.drain())
     loop.send(pickle.dumps(("hello", element, socket.gethostname(), os.getpid(), slot,
                             STARTED, os.environ.get("SLURMD_NODENAME"))))

@@ -72,12 +72,13 @@ class _Group:
 class _Pilot(WorkerHandle):
     """A pilot's connection, as the feeder and the executor's thread see it."""
 
-    def __init__(self, conn: Any, group: _Group, folder: str, hello: tuple) -> None:
+    def __init__(self, conn: Any, group: _Group, folder: str, key: bytes, hello: tuple) -> None:
         super().__init__()
         _, self.element, self.host, self.pid, self.slot, started, self.node = hello
         self.conn = conn
         self.group = group
         self.folder = folder
+        self.key = key  # large messages spill to the folder, signed with it
         self.last_heard = time.monotonic()
         self.cause = "its connection closed"
         self.deadline = started + group.worker_seconds if group.worker_seconds else None
@@ -87,7 +88,7 @@ class _Pilot(WorkerHandle):
         return f"the Slurm worker {self.element} on {self.node or self.host} (pid {self.pid})"
 
     def send(self, data: bytes) -> None:
-        send_message(self.conn, data, f"to-{self.element}-{self.slot}-", self.folder)
+        send_message(self.conn, data, f"to-{self.element}-{self.slot}-", self.folder, self.key)
 
     def accepting(self) -> bool:
         """Whether a job of its group, queued behind what it holds, would finish in time."""
@@ -136,7 +137,7 @@ class WorkerSlurmExecutor(SlurmExecutor):
             self._folder = os.path.join(runs, uuid.uuid4().hex[:12])
             os.makedirs(self._folder, mode=0o700)
             owner.claim(self._folder)
-            key = new_key(os.path.join(self._folder, "key"))
+            key = self._key = new_key(os.path.join(self._folder, "key"))
             self._listener = Listener(key, self.address or owner.HOST, self.port)
             write_private(os.path.join(self._folder, "config.json"), json.dumps({
                 "address": self._listener.address, "sys_path": list(sys.path),
@@ -259,7 +260,7 @@ class WorkerSlurmExecutor(SlurmExecutor):
                 conn.close()
                 continue
             group.coming.pop(hello[1], None)
-            group.workers.append(_Pilot(conn, group, self._folder, hello))
+            group.workers.append(_Pilot(conn, group, self._folder, self._key, hello))
             self.workers_connected += 1
 
     def _pilot_of(self, conn: Any) -> _Pilot:
@@ -271,9 +272,12 @@ class WorkerSlurmExecutor(SlurmExecutor):
 
     def _read(self, pilot: _Pilot) -> None:
         try:
-            data = receive_message(pilot.conn)
+            data = receive_message(pilot.conn, pilot.key)
         except (EOFError, OSError):
             return self._died(pilot, "its connection closed")
+        except SecurityError as error:  # a forged spill file: trust nothing more from it
+            logger.error("%s", error)
+            return self._died(pilot, str(error))
         pilot.last_heard = time.monotonic()
         self._received(pilot, data)
 
@@ -300,8 +304,8 @@ class WorkerSlurmExecutor(SlurmExecutor):
         pilot.cause = cause
         try:  # what it sent before it died counts: see Feeder.died
             while pilot.conn.poll():
-                self._received(pilot, receive_message(pilot.conn))
-        except (EOFError, OSError):
+                self._received(pilot, receive_message(pilot.conn, pilot.key))
+        except (EOFError, OSError, SecurityError):
             pass
         if not pilot.dead:  # (it may have said it was leaving)
             pilot.group.feeder.died(pilot)
