@@ -108,23 +108,34 @@ def cmd_cache(store: LmdbStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def global_options(after_command: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name (`redun_fast --cache-dir X
+    log` and `redun_fast log --cache-dir X`): after it, one given only before is kept."""
+    default = argparse.SUPPRESS if after_command else None
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--cache-dir", default=default, help=(
+        f"the cache folder (default: ${CACHE_DIR_ENV}, the config file's cache.dir, or "
+        "./.redun_fast)"))
+    options.add_argument("--config", default=default, help=(
+        f"the config file (default: ${CONFIG_ENV} or ./.redun_fast/config.toml)"))
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="redun_fast", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cache-dir", help=f"the cache folder (default: ${CACHE_DIR_ENV}, the "
-                                            "config file's cache.dir, or ./.redun_fast)")
-    parser.add_argument("--config", help=f"the config file (default: ${CONFIG_ENV} or "
-                                          "./.redun_fast/config.toml)")
+        prog="redun_fast", description=__doc__, parents=[global_options(False)],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    add_run_command(commands)
-    log = commands.add_parser("log", help="list executions, or show one",
+    after = global_options(True)
+    add_run_command(commands, after)
+    log = commands.add_parser("log", help="list executions, or show one", parents=[after],
                               description="Examples:\n  redun_fast log\n  redun_fast log 1a2b3c4d",
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     log.add_argument("execution", nargs="?", help="an execution id or its first characters")
     log.add_argument("--limit", type=int, default=20, help="how many executions to list")
     log.set_defaults(func=cmd_log)
     cache = commands.add_parser(
-        "cache", help="inspect or clean the cache",
+        "cache", help="inspect or clean the cache", parents=[after],
         description="Examples:\n  redun_fast cache stats\n  redun_fast cache prune --older-than 30",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     cache.add_argument("action", choices=["stats", "clear", "prune"])
@@ -133,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache.set_defaults(func=cmd_cache)
     config = commands.add_parser(
         "config", help="show the effective settings and where each comes from",
+        parents=[after],
         description="Precedence: command-line flag > environment > config file > default.\n"
         "Example:\n  redun_fast config", formatter_class=argparse.RawDescriptionHelpFormatter)
     config.set_defaults(func=None)

@@ -41,9 +41,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-def add_run_command(commands: Any) -> None:
+def add_run_command(commands: Any, global_options: argparse.ArgumentParser) -> None:
     run = commands.add_parser(
-        "run", help="run a task of a workflow file or module",
+        "run", help="run a task of a workflow file or module", parents=[global_options],
         description=__doc__ + "\nExamples:\n  redun_fast run workflow.py main --n 1000\n"
         "  redun_fast run --executor processes workflow.py main --samples a,b --no-paired\n"
         "  redun_fast run --dryrun my_package.workflow main",

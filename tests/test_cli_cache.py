@@ -296,3 +296,27 @@ def test_log_piped_into_a_reader_that_stops_early_ends_quietly(cache):
     finally:
         os.close(write_end)
     assert shown.returncode == 1 and shown.stderr == ""
+
+
+def test_the_global_options_work_after_the_command_too(cache, tmp_path):
+    # `redun_fast log --cache-dir X` was "unrecognized arguments", as the README says it works.
+    before = redun_fast("--cache-dir", str(cache), "log")
+    after = redun_fast("log", "--cache-dir", str(cache))
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == before.stdout and len(after.stdout.splitlines()) == 4  # 3 runs
+    stats = redun_fast("cache", "stats", "--cache-dir", str(cache))
+    assert stats.returncode == 0 and str(cache) in stats.stdout
+    # After the command wins over before it; given only before, it is kept.
+    elsewhere = redun_fast("--cache-dir", str(tmp_path / "nowhere"), "config", "--cache-dir",
+                           str(cache))
+    assert str(cache) in elsewhere.stdout and "nowhere" not in elsewhere.stdout
+    kept = redun_fast("--cache-dir", str(cache), "config")
+    assert str(cache) in kept.stdout
+    workflow = tmp_path / "squares.py"
+    workflow.write_text("from redun_fast import task\n\n@task\ndef square(x: int):\n"
+                        "    return x * x\n")
+    run = subprocess.run([sys.executable, "-m", "redun_fast", "run", "--cache-dir",
+                          str(tmp_path / "run-cache"), str(workflow), "square", "--x", "4"],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-1] == "16" and (tmp_path / "run-cache").is_dir()
