@@ -1,7 +1,8 @@
-"""Signed files: what the scheduler and its Slurm elements unpickle from the shared staging
-folder carries an HMAC-SHA256 made with a key only this user can read (a 0600 file in the
-array's folder), and is checked before it is unpickled. A file another user wrote, or one
-that was altered, is refused with its path, never unpickled.
+"""Signed files and messages: what the scheduler and its Slurm jobs unpickle from the shared
+staging folder, or receive from each other over the network, carries an HMAC-SHA256 made with
+a key only this user can read (a 0600 file in the array's or run's folder), and is checked
+before it is unpickled. A file or message another user made, or one that was altered, is
+refused with its name, never unpickled.
 
     b"RFS1" + HMAC-SHA256(key, payload) (32 bytes) + payload
 """
@@ -34,16 +35,17 @@ def sign(key: bytes, payload: bytes) -> bytes:
     return MAGIC + hmac.new(key, payload, hashlib.sha256).digest() + payload
 
 
-def verify(key: bytes, blob: bytes, path: str) -> bytes:
-    """The payload of a signed file; SecurityError if its signature does not match."""
+def verify(key: bytes, blob: bytes, name: str) -> bytes:
+    """The payload of a signed file or message (`name` says which); SecurityError if its
+    signature does not match."""
     payload = blob[len(MAGIC) + _DIGEST:]
     expected = hmac.new(key, payload, hashlib.sha256).digest()
     if not blob.startswith(MAGIC) or not hmac.compare_digest(
             blob[len(MAGIC):len(MAGIC) + _DIGEST], expected):
         raise SecurityError(
-            f"{path} is not signed with this run's key (written by someone else, or altered): "
-            "it is not read. If you did not put it there, someone who can write that folder "
-            "tried to run code as you")
+            f"{name} is not signed with this run's key (made by someone else, or altered): "
+            "it is not read. If you did not put it there, someone who can write to it tried "
+            "to run code as you")
     return payload
 
 

@@ -3,6 +3,7 @@ cluster answers, unless REDUN_FAST_REQUIRE_SLURM=1 (CI sets it), which makes a m
 a failure."""
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -48,6 +49,16 @@ def workers_executor(tmp_path, **options):
                     poll_interval=0.3, submit_interval=0.5, max_workers=2, heartbeat=1.0,
                     heartbeat_timeout=5.0)
     return SlurmExecutor(**{**settings, **options})
+
+
+def wait_until(condition, seconds):
+    """Whether `condition()` came true within `seconds` (checked every 0.2 s)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
 
 
 def scontrol(job_id: str) -> str:

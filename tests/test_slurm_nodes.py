@@ -14,7 +14,7 @@ import time
 import pytest
 
 from redun_fast import Scheduler, task
-from needs_slurm import require_nodes, workers_executor
+from needs_slurm import require_nodes, wait_until, workers_executor
 
 require_nodes(3)
 
@@ -40,6 +40,29 @@ def starts(marks):
         x, node, _ = name.split(".")
         found.setdefault(int(x), []).append(node)
     return found
+
+
+def node_states():
+    out = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %T"], capture_output=True, text=True)
+    return dict(line.split() for line in out.stdout.splitlines() if line.strip())
+
+
+@pytest.fixture(autouse=True)
+def idle_nodes():
+    """Each test starts on three idle nodes: a job of the test before still ending
+    (COMPLETING) on the victim would keep Slurm from placing a worker there."""
+    def idle():
+        return all(state == "idle" for state in node_states().values())
+
+    if not wait_until(idle, 60):  # a job the node lost for good: down ends it, then resume
+        for name, state in node_states().items():
+            if state != "idle":
+                subprocess.run(["scontrol", "update", f"NodeName={name}", "State=DOWN",
+                                "Reason=a test found it stuck"], check=False)
+                subprocess.run(["scontrol", "update", f"NodeName={name}", "State=RESUME"],
+                               check=False)
+        assert wait_until(idle, 30), node_states()
+    yield
 
 
 @pytest.fixture

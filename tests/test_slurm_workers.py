@@ -20,7 +20,8 @@ from redun_fast import Scheduler, task
 from redun_fast.errors import SlurmError, WorkerDiedError
 from redun_fast.executors.network import connect
 from redun_fast.executors.processes import RemoteTraceback
-from needs_slurm import require_slurm, scheduler_address, scontrol, workers_executor
+from needs_slurm import (require_slurm, scheduler_address, scontrol, wait_until,
+                         workers_executor)
 
 require_slurm(module_level=True)
 
@@ -107,15 +108,6 @@ def squeue_ids(array_ids):
     out = subprocess.run(["squeue", "-h", "-j", ",".join(array_ids), "-o", "%i %T"],
                          capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if line.split()[1] in ("PENDING", "RUNNING")]
-
-
-def wait_until(condition, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
 
 
 def test_waves_of_jobs_reuse_running_workers(tmp_path, capsys):

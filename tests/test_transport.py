@@ -1,6 +1,7 @@
 """Messages between the scheduler and its workers (executors/transport.py): large ones go
-through a spill file; a pilot's spill files lie in the shared staging folder and are signed
-with the run's key, so one altered or planted there is refused, never handed on to unpickle."""
+through a spill file. Between the scheduler and a pilot, messages and spill files (in the
+shared staging folder) are signed with the run's key, so one altered, planted or injected is
+refused, never handed on to be unpickled."""
 import multiprocessing
 import os
 import pickle
@@ -43,3 +44,13 @@ def test_the_pools_spill_files_are_not_signed(tmp_path):
     data = large_message()
     path = send_message(sender, data, "redun_fast-1-ab-", str(tmp_path))
     assert open(path, "rb").read() == data and receive_message(receiver) == data
+
+
+def test_an_unsigned_message_on_a_pilots_connection_is_refused():
+    # Someone on the network injects a pickle into a pilot's connection.
+    sender, receiver = multiprocessing.Pipe()
+    sender.send_bytes(pickle.dumps(("results", 1, 0.1, b"")))
+    with pytest.raises(SecurityError, match="a message from node7 is not signed with this run"):
+        receive_message(receiver, KEY, "node7")
+    send_message(sender, b"small", "from-1_0-0-", key=KEY)
+    assert receive_message(receiver, KEY, "node7") == b"small"

@@ -7,6 +7,9 @@ and a big result never blocks the pipe. Pickles start with b"\\x80", so b"F" mar
 Spill files are RAM: each is named `redun_fast-<scheduler pid>-<pool>-...` (a worker adds
 `<its pid>-`), so a pool removes what no one will read when it stops or a worker dies, and the
 next pool removes those of a scheduler that was killed (its pid is gone).
+
+Between the scheduler and a Slurm pilot (with the run's key), every message and every spill
+file is signed and checked before it is handed on to be unpickled (signing.py).
 """
 import os
 import re
@@ -27,23 +30,25 @@ def spill_prefix(owner: int, pool: str) -> str:
 
 def send_message(conn: Any, data: bytes, prefix: str, directory: str = SPILL_DIR,
                  key: Optional[bytes] = None) -> Optional[str]:
-    """Send `data`; the path of the spill file it went through, if it was large. A worker on
-    another node spills to a `directory` both sides see (its run's staging folder), signing
-    the file with the run's `key` (signing.py), since others may reach that filesystem."""
-    if len(data) < LARGE:
-        conn.send_bytes(data)
-        return None
-    fd, path = tempfile.mkstemp(prefix=prefix, dir=directory)
-    with os.fdopen(fd, "wb") as spill:
-        spill.write(data if key is None else sign(key, data))
-    conn.send_bytes(b"F" + os.fsencode(path))
+    """Send `data`; the path of the spill file it went through, if it was large. A pilot on
+    another node spills to a `directory` both sides see (its run's staging folder) and signs
+    the message and the file with the run's `key` (signing.py): others may reach both."""
+    path = None
+    if len(data) >= LARGE:
+        fd, path = tempfile.mkstemp(prefix=prefix, dir=directory)
+        with os.fdopen(fd, "wb") as spill:
+            spill.write(data if key is None else sign(key, data))
+        data = b"F" + os.fsencode(path)
+    conn.send_bytes(data if key is None else sign(key, data))
     return path
 
 
-def receive_message(conn: Any, key: Optional[bytes] = None) -> bytes:
-    """The next message; with a `key`, a spill file must be signed with it (SecurityError
-    naming the file if not: it is never returned, so never unpickled)."""
+def receive_message(conn: Any, key: Optional[bytes] = None, peer: str = "its peer") -> bytes:
+    """The next message; with a `key`, it (and its spill file) must be signed with it: if not,
+    SecurityError naming it, and nothing is returned to be unpickled."""
     data = conn.recv_bytes()
+    if key is not None:
+        data = verify(key, data, f"a message from {peer}")
     if data[:1] != b"F":
         return data
     path = os.fsdecode(data[1:])

@@ -116,7 +116,7 @@ class WorkerLoop:
     def _read(self) -> None:
         try:
             while True:
-                data = receive_message(self.conn, self.key)
+                data = receive_message(self.conn, self.key, "the scheduler")
                 if data != PING:
                     self._inbox.put(data)
         except (EOFError, OSError):

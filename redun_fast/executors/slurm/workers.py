@@ -200,7 +200,7 @@ class WorkerSlurmExecutor(SlurmExecutor):
             try:
                 conn = listener.accept(send_timeout=self.heartbeat_timeout,
                                        receive_timeout=self.heartbeat_timeout)
-                hello = pickle.loads(conn.recv_bytes())  # it proved it holds the secret
+                hello = pickle.loads(receive_message(conn, self._key, "a Slurm worker"))
             except SecurityError as error:
                 logger.warning("%s", error)
                 continue
@@ -272,7 +272,7 @@ class WorkerSlurmExecutor(SlurmExecutor):
 
     def _read(self, pilot: _Pilot) -> None:
         try:
-            data = receive_message(pilot.conn, pilot.key)
+            data = receive_message(pilot.conn, pilot.key, pilot.label)
         except (EOFError, OSError):
             return self._died(pilot, "its connection closed")
         except SecurityError as error:  # a forged spill file: trust nothing more from it
@@ -304,7 +304,7 @@ class WorkerSlurmExecutor(SlurmExecutor):
         pilot.cause = cause
         try:  # what it sent before it died counts: see Feeder.died
             while pilot.conn.poll():
-                self._received(pilot, receive_message(pilot.conn, pilot.key))
+                self._received(pilot, receive_message(pilot.conn, pilot.key, pilot.label))
         except (EOFError, OSError, SecurityError):
             pass
         if not pilot.dead:  # (it may have said it was leaving)
@@ -324,7 +324,7 @@ class WorkerSlurmExecutor(SlurmExecutor):
                     slurm.scancel([pilot.element])  # in case it still runs, unreachable
                     continue
                 try:
-                    pilot.conn.send_bytes(PING)
+                    pilot.send(PING)
                 except OSError:
                     self._died(pilot, "its connection broke")
 
@@ -406,7 +406,7 @@ class WorkerSlurmExecutor(SlurmExecutor):
         for group in self._groups.values():
             for pilot in group.workers:
                 try:
-                    pilot.conn.send_bytes(pickle.dumps(("stop",)))
+                    pilot.send(pickle.dumps(("stop",)))
                 except OSError:
                     pass
                 pilot.conn.close()
