@@ -33,16 +33,18 @@ cdef class Dispatch:
     cdef object dumps  # (value, task name, eval hash) -> bytes, or (bytes, postprocessed
                        # value); raises an error naming the task
     cdef object not_replayed  # (job, error): its cached result is stale or cannot be loaded
-    cdef dict plans  # task -> (mode bits, executor name): options read once per task and run
+    cdef object label_of  # executor name -> how the log names it ("on processes")
+    cdef dict plans  # task -> (mode bits, executor name, its label): read once per task and run
     cdef public Py_ssize_t running  # jobs handed to executors and not back yet
 
-    def __init__(self, Graph graph, loads, load_checked, dumps, not_replayed):
+    def __init__(self, Graph graph, loads, load_checked, dumps, not_replayed, label_of=str):
         self.graph = graph
         self.ledger = graph.ledger
         self.loads = loads
         self.load_checked = load_checked
         self.dumps = dumps
         self.not_replayed = not_replayed
+        self.label_of = label_of
         self.plans = {}
         self.running = 0
 
@@ -51,7 +53,8 @@ cdef class Dispatch:
         if found is None:
             mode = ((READS_CACHE if task.get_option("cache", True) else 0)
                     | (IN_SCHEDULER if task.runs_in_scheduler else 0))
-            found = self.plans[task] = (mode, task.get_option("executor") or "default")
+            name = task.get_option("executor") or "default"
+            found = self.plans[task] = (mode, name, self.label_of(name))
         return <tuple>found
 
     cpdef str executor_of(self, task):
@@ -102,7 +105,7 @@ cdef class Dispatch:
         for job in jobs:
             plan = self.plan_of(job.task)
             executor_name = plan[1]
-            self.ledger.running(job, executor_name, now)
+            self.ledger.running(job, plan[2], now)
             key = None if <int>plan[0] & IN_SCHEDULER else executor_name
             batch = batches.get(key)
             if batch is None:

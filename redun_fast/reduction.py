@@ -59,7 +59,7 @@ class Reduction:
         self.graph = Graph(self.ledger, node_for)
         self.graph.context = context or {}
         self.dispatch = Dispatch(self.graph, loads, load_checked, ResultSerializer().dumps,
-                                 self.not_replayed)
+                                 self.not_replayed, scheduler.executor_label)
         self.scheduler = scheduler
         self.logger: logging.Logger = scheduler.logger
         self.store = scheduler.store

@@ -169,6 +169,15 @@ class Scheduler:
         executor.use_folder(self.cache_dir or default_cache_dir())
         return executor
 
+    def executor_label(self, name: str) -> str:
+        """How the log names an executor (`Run Job ... on processes`): by its name, except
+        the default one, by its kind ("default" for threads, as in redun)."""
+        executor = self.executors.get(name)
+        kind = getattr(executor, "kind", None)
+        if name != "default" or kind == "threads" or kind not in executor_kinds():
+            return name
+        return kind
+
     def get_executor(self, name: str) -> Executor:
         executor = self.executors.get(name)
         if executor is None:

@@ -519,3 +519,18 @@ def test_an_argument_a_worker_cannot_unpickle_fails_its_own_job():
             scheduler.run([inc(i) for i in range(40)] + [pid_of(LoadsOnlyHere())])
         assert scheduler.job_counts.get("procs.inc")["FAILED"] == 0
         assert scheduler.run([inc(i) for i in range(40)]) == list(range(1, 41))
+
+
+def test_the_log_names_the_executor_that_ran_each_job(caplog):
+    # Jobs on the pool were logged "on default", as if on redun's default (threads).
+    from redun_fast.executors import ThreadExecutor
+
+    caplog.set_level("INFO", logger="redun_fast")
+    for executor, shown in (("processes", "processes"), ("inline", "inline"),
+                            ("threads", "default")):
+        with Scheduler(executor=executor, executors={"io": ThreadExecutor(2)}) as scheduler:
+            caplog.clear()
+            scheduler.run([inc(1), inc.options(executor="io")(2)])
+        runs = [r.getMessage() for r in caplog.records if "Run    Job" in r.getMessage()]
+        assert any(line.endswith(f"procs.inc(x=1) on {shown}") for line in runs), runs
+        assert any(line.endswith("procs.inc(x=2) on io") for line in runs), runs

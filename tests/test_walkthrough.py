@@ -2,7 +2,8 @@
 
 Like the notebook, the cells share one module and run in order: later cells rely on what the
 scheduler cached in earlier ones (e.g. which `add` calls print "start"). Job ids, execution
-ids, timestamps, object addresses and durations are masked; everything else must match.
+ids, timestamps, object addresses, durations (and on the pool, the executor's name) are
+masked; everything else must match.
 The 1-second `add` of the notebook sleeps SLEEP seconds here, to keep the suite quick.
 The whole notebook runs once per executor: threads (the default) and processes.
 """
@@ -33,6 +34,9 @@ def mask(line):
     line = re.sub(r"object at 0x[0-9a-f]+", "object at <addr>", line)
     line = re.sub(r"JOB STATUS \d{4}/\d\d/\d\d \d\d:\d\d:\d\d", "JOB STATUS <time>", line)
     line = re.sub(r"duration: \d+\.\d\d seconds", "duration: <t> seconds", line)
+    # Run on the pool, the notebook's default executor is named by its kind: "on processes"
+    # where redun's threads say "on default".
+    line = re.sub(r" on processes$", " on default", line)
     return line
 
 
