@@ -19,7 +19,7 @@ from typing import List, Optional
 from redun_fast.cache.base import CacheError
 from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.cli_run import add_run_command, run_main
-from redun_fast.config import CACHE_DIR_ENV, CONFIG_ENV, ConfigError, load_config
+from redun_fast.config import CACHE_DIR_ENV, CONFIG_ENV, ConfigError, check_config, load_config
 from redun_fast.errors import SecurityError
 from redun_fast.output import JobCounts, trim_string
 
@@ -156,6 +156,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     width = max(len(key) for key in config)
     for key, (value, source) in config.items():
         print(f"{key:{width}}  {value!r:24}  ({source})")
+    check_config(config)  # after the table, which shows where each value comes from
     return 0
 
 

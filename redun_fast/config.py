@@ -159,3 +159,30 @@ def executor_settings(config: Dict[str, Tuple[Any, str]], kind: str) -> Dict[str
     """The arguments an executor kind gets from its section of the settings (those set)."""
     return {key.split(".", 1)[1]: value for key, (value, _) in config.items()
             if key.startswith(f"{kind}.") and value is not None}
+
+
+def check_config(config: Dict[str, Tuple[Any, str]]) -> None:
+    """Raise, as `redun_fast run` would, the ConfigError of a setting no executor takes: an
+    unknown executor kind, a bad worker count, an executor section's bad value."""
+    from redun_fast.executors import executor_kinds, make_executor
+    from redun_fast.executors.registry import kind_name
+
+    kind, source = config["scheduler.executor"]
+    workers, workers_source = config["scheduler.max_workers"]
+    try:
+        make_executor(kind, executor_settings(config, kind_name(kind)), workers)
+    except (TypeError, ValueError) as error:
+        where = f"scheduler.executor = {kind!r} ({source})"
+        if workers is not None:
+            where += f", scheduler.max_workers = {workers!r} ({workers_source})"
+        raise ConfigError(f"{where}: {error}") from error
+    for other in executor_kinds():
+        settings = executor_settings(config, other)
+        if other == kind_name(kind) or not settings:
+            continue
+        try:
+            make_executor(other, settings)
+        except (TypeError, ValueError) as error:
+            where = ", ".join(f"{other}.{key} ({config[f'{other}.{key}'][1]})"
+                              for key in settings)
+            raise ConfigError(f"the [{other}] settings {where}: {error}") from error

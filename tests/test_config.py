@@ -65,6 +65,10 @@ def test_config_command_and_run_use_the_file(tmp_path):
                          env=env)
     assert "scheduler.executor         'nope'" in out.stdout
     assert "(config .redun_fast/config.toml)" in out.stdout
+    # It used to accept the typo with exit 0; `run` then refused it.
+    assert out.returncode == 2
+    assert ("redun_fast: error: scheduler.executor = 'nope' (config .redun_fast/config.toml): "
+            "unknown executor 'nope': use one of inline, processes, slurm, threads") in out.stderr
     (tmp_path / "wf.py").write_text(textwrap.dedent("""
         from redun_fast import task
 
@@ -78,3 +82,30 @@ def test_config_command_and_run_use_the_file(tmp_path):
     flag = subprocess.run(["redun_fast", "run", "--quiet", "--executor", "inline", "wf.py", "one"],
                           capture_output=True, text=True, cwd=tmp_path, env=env)
     assert flag.returncode == 0 and flag.stdout == "1\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[scheduler]\nexecutor = "processes"\nmax_workers = 0\n',
+     "scheduler.executor = 'processes' (config .redun_fast/config.toml), scheduler.max_workers"
+     " = 0 (config .redun_fast/config.toml): max_workers=0 must be a positive integer"),
+    ('[slurm]\nmax_workers = 0\n',
+     "the [slurm] settings slurm.max_workers (config .redun_fast/config.toml): max_workers=0 "
+     "must be a positive integer"),
+    ('[slurm]\nmode = "pilots"\n', "mode='pilots' is not a Slurm executor mode"),
+])
+def test_config_checks_every_executor_section_as_run_would(tmp_path, text, message):
+    write_config(tmp_path, text)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REDUN_FAST_")}
+    out = subprocess.run(["redun_fast", "config"], capture_output=True, text=True, cwd=tmp_path,
+                         env=env)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert "scheduler.executor" in out.stdout  # the table, to see where each value came from
+
+
+def test_a_good_config_passes_the_check(tmp_path):
+    write_config(tmp_path, '[scheduler]\nexecutor = "slurm"\n[slurm]\npartition = "short"\n'
+                           'max_workers = 4\n')
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REDUN_FAST_")}
+    out = subprocess.run(["redun_fast", "config"], capture_output=True, text=True, cwd=tmp_path,
+                         env=env)
+    assert out.returncode == 0 and out.stderr == ""
