@@ -96,8 +96,14 @@ def cmd_cache(store: LmdbStore, args: argparse.Namespace) -> int:
         print(f"runs     {stats['runs']}")
         print(f"bytes    {stats['bytes']}")
     elif args.action == "clear":
+        stats = store.stats()
+        what = (f"{stats['results']} results, {stats['values']} values and {stats['runs']} runs "
+                f"in {store.path}")
+        if not args.yes and not _confirmed(f"Remove all {what}? [y/N] "):
+            print("nothing removed")
+            return 1
         store.clear()
-        print(f"cleared {store.path}")
+        print(f"removed {what}")
     else:
         if args.older_than is None or args.older_than < 0:
             raise CacheError("cache prune needs --older-than DAYS (a number >= 0), "
@@ -121,6 +127,17 @@ def global_options(after_command: bool) -> argparse.ArgumentParser:
     return options
 
 
+def _confirmed(question: str) -> bool:
+    """The user's yes on a terminal; without one, there is no one to ask."""
+    if not sys.stdin.isatty():
+        raise CacheError("cache clear removes every result and record: pass --yes to confirm "
+                         "(there is no terminal to ask on)")
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="redun_fast", description=__doc__, parents=[global_options(False)],
@@ -136,11 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
     log.set_defaults(func=cmd_log)
     cache = commands.add_parser(
         "cache", help="inspect or clean the cache", parents=[after],
-        description="Examples:\n  redun_fast cache stats\n  redun_fast cache prune --older-than 30",
+        description="Examples:\n  redun_fast cache stats\n  redun_fast cache prune --older-than 30"
+        "\n  redun_fast cache clear --yes",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     cache.add_argument("action", choices=["stats", "clear", "prune"])
     cache.add_argument("--older-than", type=float, metavar="DAYS",
                        help="with prune: remove results not used in this many days")
+    cache.add_argument("--yes", action="store_true",
+                       help="with clear: do not ask (as a script must: it has no terminal)")
     cache.set_defaults(func=cmd_cache)
     config = commands.add_parser(
         "config", help="show the effective settings and where each comes from",

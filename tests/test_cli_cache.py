@@ -85,14 +85,36 @@ def test_cache_stats_clear_and_prune(cache):
     assert re.search(r"^results  6$", stats, re.M)  # 3 squares and 3 roots (the failed one's too)
     assert re.search(r"^runs     3$", stats, re.M)
     assert int(re.search(r"^bytes    (\d+)$", stats, re.M).group(1)) > 0
+    refused = redun_fast("cache", "clear", cache=cache)  # no terminal to ask on: --yes
+    assert refused.returncode == 2 and "pass --yes to confirm" in refused.stderr
+    assert re.search(r"^runs     3$", redun_fast("cache", "stats", cache=cache).stdout, re.M)
     usage = redun_fast("cache", "prune", cache=cache)
     assert usage.returncode == 2 and "--older-than DAYS" in usage.stderr
     pruned = redun_fast("cache", "prune", "--older-than", "1", cache=cache)
     assert pruned.stdout.startswith("removed 0 results, 0 values and 0 runs")
     pruned = redun_fast("cache", "prune", "--older-than", "0", cache=cache)
     assert pruned.stdout.startswith("removed 6 results, 0 values and 3 runs")
-    assert redun_fast("cache", "clear", cache=cache).returncode == 0
-    assert re.search(r"^results  0$", redun_fast("cache", "stats", cache=cache).stdout, re.M)
+    cleared = redun_fast("cache", "clear", "--yes", cache=cache)
+    assert cleared.returncode == 0
+    assert cleared.stdout == f"removed 0 results, 0 values and 0 runs in {cache}\n"
+    stats = redun_fast("cache", "stats", cache=cache).stdout
+    assert re.search(r"^results  0$", stats, re.M) and re.search(r"^runs     0$", stats, re.M)
+
+
+def test_cache_clear_asks_on_a_terminal(cache):
+    import pty
+
+    for answer, removed in (("n", False), ("y", True)):
+        controller, terminal = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "redun_fast", "--cache-dir", str(cache),
+                                 "cache", "clear"], stdin=terminal, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        os.write(controller, f"{answer}\n".encode())
+        out, _ = proc.communicate(timeout=60)
+        os.close(terminal)
+        os.close(controller)
+        assert ("removed 6 results" in out) == removed and ("nothing removed" in out) != removed
+        assert proc.returncode == (0 if removed else 1)
 
 
 def test_cache_dir_from_environment_and_missing_cache(cache, tmp_path):
