@@ -14,6 +14,7 @@ import os
 import pdb
 import pickle
 import sys
+import traceback
 import typing
 from typing import Any, Callable, List, Optional
 
@@ -23,7 +24,7 @@ from redun_fast.context import merge_contexts, parse_context_update, read_contex
 from redun_fast.executors import executor_kinds, make_executor
 from redun_fast.errors import DryRunResult, SecurityError
 from redun_fast.expression import Expression
-from redun_fast.output import format_task_call
+from redun_fast.output import format_task_call, task_traceback
 from redun_fast.redun_ini import read_redun_ini
 from redun_fast.scheduler import Scheduler
 from redun_fast.task import Task, get_task_registry
@@ -85,12 +86,26 @@ def load_workflow(target: str) -> Any:
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as error:
+            raise UsageError(f"{target}, line {error.lineno}: {error.msg}: "
+                             f"{(error.text or '').strip()}") from error
+        except Exception as error:  # it failed as it was imported
+            raise UsageError(f"{target} failed as it was imported: {_where_in(error, path)}"
+                             f"{type(error).__name__}: {error}") from error
         return module
     try:
         return importlib.import_module(target)
     except ModuleNotFoundError as error:
         raise UsageError(f"no such workflow file or module: {target} ({error})") from error
+
+
+def _where_in(error: BaseException, path: str) -> str:
+    """'line N: ' of the last frame of `error` in the file `path`, if it has one."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if frame.filename == path]
+    return f"line {frames[-1].lineno}: " if frames else ""
 
 
 def find_task(module: Any, name: str) -> Task:
@@ -283,11 +298,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             for job in dry.would_run:
                 print(f"  {format_task_call(job.task, job.args, job.kwargs)}")
             return 0
-        except Exception:
+        except KeyboardInterrupt:
+            done = scheduler.job_counts.get_all()["DONE"]
+            print(f"redun_fast run: interrupted; the {done:,} jobs that finished are committed, "
+                  "and a rerun resumes from them", file=sys.stderr)
+            return 130
+        except Exception as error:
             if args.pdb:  # as redun's --pdb: look at the failure where it happened
                 print("Uncaught exception. Entering post-mortem debugging.", file=sys.stderr)
                 pdb.post_mortem(sys.exc_info()[2])
-            raise
+            if not scheduler.logger.isEnabledFor(logging.INFO):  # its traceback was not logged
+                print("".join(task_traceback(error)), end="", file=sys.stderr)
+            print(f"redun_fast run: the run failed: {type(error).__name__}: {error}",
+                  file=sys.stderr)
+            return 1
     print(result)
     return 0
 

@@ -1,6 +1,8 @@
 """What the scheduler tells the user: job log lines and the JOB STATUS table, as redun prints them."""
 import datetime
 import logging
+import os
+import traceback
 from typing import Any, Dict, Iterator, List, Optional
 
 from redun_fast._status import JobStatus
@@ -85,3 +87,21 @@ class JobCounts:
                 yield "| "
             cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
             yield "| " + " ".join(cells)
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def task_traceback(error: BaseException) -> List[str]:
+    """The lines of `error`'s traceback without redun_fast's own frames (the scheduler's, an
+    executor's), so a task's failure reads as its own code (with a worker's traceback, for a
+    task that ran in another process)."""
+    shown = traceback.TracebackException.from_exception(error)
+    seen = set()
+    part: Optional[traceback.TracebackException] = shown
+    while part is not None and id(part) not in seen:
+        seen.add(id(part))
+        part.stack = traceback.StackSummary.from_list(
+            [frame for frame in part.stack if not frame.filename.startswith(_PACKAGE)])
+        part = part.__cause__ or part.__context__
+    return list(shown.format())

@@ -32,7 +32,7 @@ from redun_fast.runs import new_run
 from redun_fast._nested import find_expressions
 from redun_fast.errors import DryRunResult, SchedulerError
 from redun_fast.reduction import Reduction
-from redun_fast.output import JobCounts, logger, trim_string
+from redun_fast.output import JobCounts, logger, task_traceback, trim_string
 
 
 _current = threading.local()  # the scheduler running on this thread (get_current_scheduler)
@@ -233,7 +233,7 @@ class Scheduler:
         if failed:
             error = outcome.value
             self.log("*** Execution failed. Traceback (most recent task last):")
-            for line in traceback.format_exception(type(error), error, error.__traceback__):
+            for line in task_traceback(error):
                 for part in line.rstrip("\n").split("\n"):
                     self.log(part)
             raise error

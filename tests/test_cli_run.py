@@ -257,3 +257,73 @@ def test_pdb_opens_the_debugger_at_a_failure(tmp_path):
     assert "Entering post-mortem debugging" in out.stderr
     assert "(Pdb)" in out.stdout and "'in the debugger'" in out.stdout
     assert out.returncode != 0 and "ValueError: boom" in out.stderr
+
+
+BROKEN_WORKFLOWS = {
+    "syntax.py": ("x = (\n", "syntax.py, line 1: '(' was never closed: x = ("),
+    "importing.py": ("import os\nimport no_such_module_here\n",
+                     "importing.py failed as it was imported: line 2: ModuleNotFoundError: No "
+                     "module named 'no_such_module_here'"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_WORKFLOWS))
+def test_a_workflow_that_cannot_be_imported_is_one_line_and_exit_2(tmp_path, name):
+    # A syntax error came out as a full import traceback through redun_fast's frames.
+    text, message = BROKEN_WORKFLOWS[name]
+    (tmp_path / name).write_text(text)
+    out = redun_fast(tmp_path, "run", name, "main")
+    assert out.returncode == 2 and out.stderr == f"redun_fast run: error: {message}\n"
+
+
+FAILING = """
+import time
+from redun_fast import task
+
+redun_namespace = "clifail"
+
+@task
+def bad(x: int):
+    raise ValueError(f"sample {x} is bad")
+
+@task
+def naps(n: int):
+    return [nap(i) for i in range(n)]
+
+@task
+def nap(i: int):
+    if i >= 2:
+        time.sleep(30)
+    return i
+"""
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_failing_task_is_told_once_with_its_own_traceback_and_exit_1(tmp_path, quiet):
+    # Its traceback was printed twice, the second time through redun_fast's frames.
+    (tmp_path / "failing.py").write_text(FAILING)
+    out = redun_fast(tmp_path, "run", *(["--quiet"] if quiet else []), "failing.py", "bad",
+                     "--x", "3")
+    assert out.returncode == 1
+    assert out.stderr.count("Traceback (most recent call last)") == 1
+    assert out.stderr.count('raise ValueError(f"sample {x} is bad")') == 1
+    assert "redun_fast/" not in out.stderr.split("Traceback (most recent call last)")[1]
+    assert out.stderr.endswith("redun_fast run: the run failed: ValueError: sample 3 is bad\n")
+
+
+def test_ctrl_c_says_what_was_committed_and_exits_130(tmp_path):
+    import signal
+    import time
+
+    (tmp_path / "failing.py").write_text(FAILING)
+    env = {**os.environ, "REDUN_FAST_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen(["redun_fast", "run", "--executor", "processes", "failing.py", "naps",
+                             "--n", "4"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(3)  # nap(0) and nap(1) are done; nap(2) and nap(3) sleep
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.splitlines()[-1] == ("redun_fast run: interrupted; the 2 jobs that finished are "
+                                    "committed, and a rerun resumes from them")
+    assert "KeyboardInterrupt" not in err

@@ -7,9 +7,9 @@ module changed on disk since the scheduler imported it (the imported task's hash
 the scheduler's program changed such a global (`module.FACTOR = 100`: the digests differ), the
 worker runs the fallback, made again when the digest changes. The scheduler reads those
 globals once a run: a task run in the scheduler's process that changes them mid-run is not
-seen by the workers until the next run. A task defined in `__main__`, a notebook cell or a function body is
-sent by value with cloudpickle (its globals as they are now), and a worker holds it by what
-was shipped, so a changed global is shipped again.
+seen by the workers until the next run. A task defined in `__main__`, a notebook cell or a
+function body is sent by value with cloudpickle (its globals as they are now), and a worker
+holds it by what was shipped, so a changed global is shipped again.
 """
 import importlib
 import io
