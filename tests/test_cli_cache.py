@@ -254,15 +254,20 @@ Scheduler(executor="inline", cache_dir=sys.argv[1]).run(catch_all([check(i) for 
 """
 
 
-def test_log_of_a_run_with_many_failures_shows_a_few_and_counts_the_rest(tmp_path):
-    # Every failure's traceback in full: 600 jobs printed thousands of lines.
-    script = tmp_path / "all_fail.py"
-    script.write_text(ALL_FAIL)
+def log_of_a_failed_run(tmp_path, program):
+    """What `log ID` shows of the run of `program` (which must fail) on a fresh cache."""
+    script = tmp_path / "failing_program.py"
+    script.write_text(program)
     cache = tmp_path / "cache"
     assert subprocess.run([sys.executable, str(script), str(cache)],
                           capture_output=True).returncode != 0
     execution_id = redun_fast("log", cache=cache).stdout.splitlines()[1].split()[0]
-    shown = redun_fast("log", execution_id, cache=cache).stdout
+    return redun_fast("log", execution_id, cache=cache).stdout
+
+
+def test_log_of_a_run_with_many_failures_shows_a_few_and_counts_the_rest(tmp_path):
+    # Every failure's traceback in full: 600 jobs printed thousands of lines.
+    shown = log_of_a_failed_run(tmp_path, ALL_FAIL)
     assert shown.count("*** Failed job") == 5
     assert "*** 596 more failed jobs:" in shown  # 600 checks and the root failed
     # Of 600 checks, 200 raise KeyError (0, 3, ...) and 400 ValueError; the first five are
@@ -292,19 +297,13 @@ Scheduler(executor="threads", cache_dir=sys.argv[1]).run([work(i) for i in range
 def test_log_of_a_failed_run_says_its_running_jobs_were_abandoned(tmp_path):
     # The run fails at work(0) while the others still sleep: its table shows them RUNNING,
     # which read as if they ran on for good.
-    script = tmp_path / "fail_fast.py"
-    script.write_text(FAIL_FAST)
-    cache = tmp_path / "cache"
-    assert subprocess.run([sys.executable, str(script), str(cache)],
-                          capture_output=True).returncode != 0
-    execution_id = redun_fast("log", cache=cache).stdout.splitlines()[1].split()[0]
-    shown = redun_fast("log", execution_id, cache=cache).stdout
+    shown = log_of_a_failed_run(tmp_path, FAIL_FAST)
     running = int(re.search(r"^\| ALL +(\d+) +(\d+)", shown, re.M).group(2))
     assert running > 0
     assert (f"{running} running and 0 pending jobs were abandoned when the run failed:\nnone of "
             "them is cached, so a rerun runs them.") in shown
-    done = redun_fast("log", cache=cache).stdout  # the list is unchanged
-    assert "abandoned" not in done
+    listed = redun_fast("log", cache=tmp_path / "cache").stdout  # the list is unchanged
+    assert "abandoned" not in listed
 
 
 def test_log_piped_into_a_reader_that_stops_early_ends_quietly(cache):
