@@ -110,6 +110,8 @@ def _names_read(code: types.CodeType) -> set:
         if isinstance(const, types.CodeType):
             names |= _names_read(const)
     return names
+
+
 _by_value_lock = threading.Lock()
 
 

@@ -78,7 +78,7 @@ class _Pilot(WorkerHandle):
         self.conn = conn
         self.group = group
         self.folder = folder
-        self.key = key  # large messages spill to the folder, signed with it
+        self.key = key  # the run's: every message to and from it is signed with it
         self.last_heard = time.monotonic()
         self.cause = "its connection closed"
         self.deadline = started + group.worker_seconds if group.worker_seconds else None
