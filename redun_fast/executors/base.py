@@ -74,6 +74,12 @@ class Outstanding:
             held = [job for jobs in self._held.values() for job in jobs]
         self.deliver([(job, False, failure) for job in held])
 
+    @property
+    def failed(self) -> bool:
+        """Whether its thread failed (fail_all): the executor's next start makes a new thread
+        and a new Outstanding, even if the failed thread has not quite ended yet."""
+        return self._failure is not None
+
     def __len__(self) -> int:
         return sum(len(jobs) for jobs in self._held.values())
 

@@ -134,9 +134,10 @@ class ProcessExecutor(Executor):
     def start(self) -> None:
         with self._lock:
             if self._thread is not None:
-                if self._thread.is_alive():
+                if self._thread.is_alive() and not self._outstanding.failed:
                     return
-                self._close()  # the pool thread failed: start a new pool
+                self._thread.join()  # it failed: it is stopping its workers
+                self._close()  # start a new pool
             ctx = multiprocessing.get_context(self.start_method)
             if self.start_method == "forkserver":
                 # Preload our worker, not the user's __main__ (which may not be guarded).

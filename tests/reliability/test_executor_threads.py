@@ -1,5 +1,7 @@
 """An executor whose own thread fails (a bug in redun_fast) fails the jobs it held, each once,
 and the run ends with an error instead of waiting forever; the next run starts afresh."""
+import time
+
 import pytest
 
 from redun_fast import Scheduler, task
@@ -61,6 +63,27 @@ def test_process_pool_thread_failure_fails_its_jobs(tmp_path):
         calls = break_once(executor, "_received")
         check_failure_then_recovery(scheduler, executor, 200)
         assert "broken" in calls and calls[-1] == "worked"
+
+
+@pytest.mark.timeout(120)
+def test_a_run_right_after_the_pool_thread_failed_gets_a_new_pool(tmp_path):
+    # The failed thread was still stopping its workers when the next run began: that run's
+    # jobs joined the failed thread's and failed with its error (seen once in CI).
+    executor = ProcessExecutor(max_workers=2)
+    with Scheduler(executor=executor, cache_dir=str(tmp_path / "cache")) as scheduler:
+        executor.start()
+        break_once(executor, "_received")
+        shutdown = executor._shutdown_workers
+
+        def slow_shutdown():
+            time.sleep(1.0)
+            shutdown()
+
+        executor._shutdown_workers = slow_shutdown
+        with pytest.raises(ExecutorError, match="injected fault"):
+            scheduler.run(total([square(i) for i in range(200)]))
+        assert scheduler.run(total([square(i) for i in range(200)])) == sum(
+            i * i for i in range(200))
 
 
 @pytest.mark.slurm

@@ -72,9 +72,10 @@ class ArraySlurmExecutor(SlurmExecutor):
     def start(self) -> None:
         with self._lock:
             if self._thread is not None:
-                if self._thread.is_alive():
+                if self._thread.is_alive() and not self._outstanding.failed:
                     return
-                self._forget()  # the thread failed: start afresh
+                self._thread.join()  # it failed: it is ending
+                self._forget()  # start afresh
             make_private_dir(self.staging_dir, "Slurm staging folder", self.shared)
             self._find_orphans()
             self._stopping = False

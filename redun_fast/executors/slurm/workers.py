@@ -127,9 +127,10 @@ class WorkerSlurmExecutor(SlurmExecutor):
     def start(self) -> None:
         with self._lock:
             if self._thread is not None:
-                if self._thread.is_alive():
+                if self._thread.is_alive() and not self._outstanding.failed:
                     return
-                self._thread = None  # the thread failed: start afresh
+                self._thread.join()  # it failed: it is cancelling its workers
+                self._thread = None  # start afresh
             make_private_dir(self.staging_dir, "Slurm staging folder", self.shared)
             runs = os.path.join(self.staging_dir, "workers")
             os.makedirs(runs, mode=0o700, exist_ok=True)
