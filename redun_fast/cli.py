@@ -183,6 +183,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what the user typed
     if args.command == "run":
         return run_main(args)
     try:

@@ -290,7 +290,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         call = (rerun_call(scheduler.store, args.task, args.task_args) if args.rerun
                 else task_call(task, kwargs))
         try:
-            result = scheduler.run(call, cache=not args.no_cache, dryrun=args.dryrun)
+            result = scheduler.run(call, cache=not args.no_cache, dryrun=args.dryrun,
+                                   exec_argv=["redun_fast", *args.argv])
         except DryRunResult as dry:
             cached = scheduler.job_counts.get_all()["CACHED"]
             print(f"Dryrun: {cached} jobs cached, {len(dry.would_run)} would run "

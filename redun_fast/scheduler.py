@@ -14,7 +14,7 @@ import time
 import traceback
 import uuid
 import weakref
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from redun_fast.builtins import (  # noqa: F401  (redun.scheduler's names, importable here)
     apply_tags, catch, catch_all, cond, root_task, throw,
@@ -192,12 +192,15 @@ class Scheduler:
         return executor
 
     def run(self, expr: Any, cache: bool = True, dryrun: bool = False,
-            context: Optional[Dict[str, Any]] = None) -> Any:
+            context: Optional[Dict[str, Any]] = None,
+            exec_argv: Optional[List[str]] = None) -> Any:
         """Evaluate `expr` to a concrete value; a failed task re-raises its own exception here.
 
         dryrun: look every job up in the cache and replay what is there, but run nothing;
         raises DryRunResult (listing the jobs that would run) unless all of it was cached.
         context: merged over the Scheduler's context for this run (get_context reads it).
+        exec_argv: the command that started the run, as redun takes it (["redun_fast", "run",
+        "wf.py", "main"]): the execution is shown and recorded as that, not as `expr`.
         """
         new_run()  # File hashes and task globals remembered from before are taken again
         root_call = None
@@ -205,10 +208,14 @@ class Scheduler:
             expr = root_task(quote(expr))
         else:
             root_call = _root_call(expr)
-        call = trim_string(repr(expr))
+        if exec_argv:
+            call = shown = " ".join(map(shlex.quote, exec_argv[1:]))
+        else:
+            call = trim_string(repr(expr))
+            shown = shlex.quote(call)
         execution = new_execution(str(uuid.uuid4()), call, root_call)
         self.store.commit(execution=execution)
-        self.log(f"Start Execution {execution.id}:  redun {shlex.quote(call)}")
+        self.log(f"Start Execution {execution.id}:  redun {shown}")
         reduction = Reduction(self, use_cache=cache, dryrun=dryrun,
                               context=merge_contexts([self.context, context]))
         previous = get_current_scheduler(required=False)

@@ -327,3 +327,13 @@ def test_ctrl_c_says_what_was_committed_and_exits_130(tmp_path):
     assert err.splitlines()[-1] == ("redun_fast run: interrupted; the 2 jobs that finished are "
                                     "committed, and a rerun resumes from them")
     assert "KeyboardInterrupt" not in err
+
+
+def test_the_run_is_shown_and_recorded_as_the_command_typed(folder):
+    # It was a shell-quoted TaskExpression repr; redun shows `redun run wf.py main --n 3`.
+    out = redun_fast(folder, "run", "wf.py", "main", "--n", "2", "--label", "two words")
+    assert out.returncode == 0, out.stderr
+    start = next(line for line in out.stderr.splitlines() if "Start Execution" in line)
+    assert start.endswith(":  redun run wf.py main --n 2 --label 'two words'")
+    listed = redun_fast(folder, "log").stdout.splitlines()[1]
+    assert listed.endswith("  run wf.py main --n 2 --label 'two words'")
