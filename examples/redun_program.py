@@ -1,10 +1,12 @@
 """A typical redun program: per-sample reads in Files, a shell step per sample with script,
 map_ over the samples, a setting read with get_context, then a reduction.
 
-It is written for redun; redun_fast runs it unchanged but for its imports, which name
-redun_fast instead of redun. tests/test_functools.py runs it both ways and compares.
+It is written for redun, so as shipped it needs redun (`pip install redun==0.44.1`, which the
+test extra installs). redun_fast runs it unchanged but for its two imports, which then name
+redun_fast instead of redun; tests/test_functools.py runs it both ways and compares.
 
-    python examples/redun_program.py [FOLDER]     # the reads are written to FOLDER (qc_reads)
+    python examples/redun_program.py [FOLDER]     # with redun; the reads go to FOLDER (qc_reads)
+    sed 's/^from redun/from redun_fast/' examples/redun_program.py > ported.py && python ported.py
 """
 import os
 import sys

@@ -135,6 +135,20 @@ def test_a_redun_program_runs_unchanged_but_for_its_imports(tmp_path):
     assert (tmp_path / "reads" / "sample2.txt").read_text() == "ATATAT\nGCGCGC\n"
 
 
+def test_the_port_its_docstring_gives_runs_on_redun_fast(tmp_path):
+    # As shipped it failed with "No module named 'redun'" and did not say how else to run it.
+    source = (ROOT / "examples" / "redun_program.py").read_text()
+    command = next(line.strip() for line in source.splitlines() if line.strip().startswith("sed "))
+    command = command.replace("examples/redun_program.py", str(ROOT / "examples" /
+                                                               "redun_program.py"))
+    command = command.replace("python ported.py", f"{sys.executable} ported.py reads")
+    out = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == EXPECTED_PROGRAM_OUTPUT
+    assert "from redun_fast import File" in (tmp_path / "ported.py").read_text()
+
+
 @requires_redun
 def test_the_redun_program_gives_the_same_output_on_redun(tmp_path):
     source = (ROOT / "examples" / "redun_program.py").read_text()
