@@ -175,24 +175,43 @@ def task_arguments(task: Task, argv: List[str], given_only: bool = False) -> dic
         required = param.default is param.empty and not given_only
         default = (argparse.SUPPRESS if lazy or given_only
                    else None if required else param.default)
+        shown = _type_name(kind) + ("" if required or lazy else f", default {param.default!r}")
+        kind = _without_optional(kind)
         origin = typing.get_origin(kind)
         if kind is bool:
             parser.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction,
-                                required=required, default=default)
+                                required=required, default=default, help=shown)
         elif kind in (list, tuple) or origin in (list, tuple, List):
             item = (typing.get_args(kind) or (str,))[0]
             parser.add_argument(*flags, dest=name, nargs="+", type=_list_of(item),
-                                required=required, default=default)
+                                required=required, default=default, help=shown)
             list_params.add(name)
         else:
             parser.add_argument(*flags, dest=name, required=required, default=default,
-                                type=_parser_of(kind))
+                                type=_parser_of(kind), help=shown)
     values = vars(parser.parse_args(_negative_numbers_attached(argv)))
     for name in list_params:  # --samples a b,c -> ["a", "b", "c"]
         given = values.get(name)
         if given is not None and given is not task.signature.parameters[name].default:
             values[name] = [item for group in given for item in group]
     return values
+
+
+def _without_optional(kind: Any) -> Any:
+    """`Optional[X]` (a Union of X and None) as X: the command line gives an X or nothing."""
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) is typing.Union and type(None) in args:
+        rest = [arg for arg in args if arg is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return kind
+
+
+def _type_name(kind: Any) -> str:
+    """How --help names a parameter's type: `int`, `list[int]`, `Optional[float]`."""
+    if isinstance(kind, type) and not typing.get_args(kind):
+        return kind.__name__
+    return str(kind).replace("typing.", "")
 
 
 def _negative_numbers_attached(argv: List[str]) -> List[str]:

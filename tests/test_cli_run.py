@@ -337,3 +337,30 @@ def test_the_run_is_shown_and_recorded_as_the_command_typed(folder):
     assert start.endswith(":  redun run wf.py main --n 2 --label 'two words'")
     listed = redun_fast(folder, "log").stdout.splitlines()[1]
     assert listed.endswith("  run wf.py main --n 2 --label 'two words'")
+
+
+OPTIONALS = """
+from typing import List, Optional
+from redun_fast import task
+
+redun_namespace = "cliopt"
+
+@task
+def scaled(values: List[float], scale: Optional[float] = None, keep: Optional[List[int]] = None):
+    factor = 1.0 if scale is None else scale
+    return [v * factor for v in values], keep
+"""
+
+
+def test_optional_parameters_take_their_type_and_help_names_each_type(tmp_path):
+    # `--scale 2.5` for an Optional[float] was "invalid Optional value: '2.5'".
+    (tmp_path / "optionals.py").write_text(OPTIONALS)
+    out = redun_fast(tmp_path, "run", "--quiet", "optionals.py", "scaled", "--values", "1", "2",
+                     "--scale", "2.5", "--keep", "3", "4")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "([2.5, 5.0], [3, 4])\n"
+    unset = redun_fast(tmp_path, "run", "--quiet", "optionals.py", "scaled", "--values", "1")
+    assert unset.stdout == "([1.0], None)\n"
+    shown = redun_fast(tmp_path, "run", "optionals.py", "scaled", "--help").stdout
+    assert re.search(r"--scale SCALE +Optional\[float\], default None", shown), shown
+    assert "List[float]" in shown and "Optional[List[int]], default None" in shown
