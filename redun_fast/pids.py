@@ -1,5 +1,8 @@
 """Whether a process that owns something of ours (a spill file, a staging folder, a run) is
-still running on this host."""
+still running on this host, and this host's name, which owners record beside their pid."""
+import socket
+
+HOST = socket.gethostname()
 
 
 def alive(pid: int) -> bool:

@@ -4,11 +4,11 @@ Records are stored as plain tuples and dicts (not classes), so reading an old st
 depends on this module's class names.
 """
 import os
-import socket
 import time
 from typing import Any, Dict, List, NamedTuple, Optional
 
-_HOST = socket.gethostname()
+from redun_fast.pids import HOST, alive
+
 
 
 class JobRecord(NamedTuple):
@@ -39,9 +39,7 @@ class ExecutionRecord(NamedTuple):
     def shown_state(self) -> str:
         """The state, except that a run still "running" whose scheduler is gone from this
         host (killed, or stopped before it could say so) was interrupted."""
-        if self.state == "running" and self.host == _HOST and self.pid is not None:
-            from redun_fast.pids import alive
-
+        if self.state == "running" and self.host == HOST and self.pid is not None:
             if not alive(self.pid):
                 return "interrupted"
         return self.state
@@ -60,5 +58,5 @@ class ExecutionRecord(NamedTuple):
 
 def new_execution(execution_id: str, call: str,
                   root_call: Optional[bytes] = None) -> ExecutionRecord:
-    return ExecutionRecord(execution_id, time.time(), None, call, "running", {}, None, _HOST,
+    return ExecutionRecord(execution_id, time.time(), None, call, "running", {}, None, HOST,
                            os.getpid(), root_call)

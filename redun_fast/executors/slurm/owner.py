@@ -7,13 +7,11 @@ here, while its lease is younger than LEASE_SECONDS. Another scheduler leaves a 
 folders alone and may take over, or remove, those of a dead one.
 """
 import os
-import socket
 import time
 from typing import Iterable, List, Optional, Tuple
 
-from redun_fast.pids import alive as pid_alive
+from redun_fast.pids import HOST, alive as pid_alive
 
-HOST = socket.gethostname()
 # Long enough for clocks that differ between hosts sharing the filesystem (the server may set
 # the time of a renewal), and for a scheduler whose thread was busy for a while.
 LEASE_SECONDS = 300.0
@@ -41,6 +39,7 @@ def read(folder: str) -> Optional[Tuple[str, int, List[str], float]]:
 
 
 def owner_alive(host: str, pid: int, renewed: float) -> bool:
+    """Whether the owner read from a folder still runs (see the module docstring)."""
     if host == HOST:
         return pid_alive(pid)
     return time.time() - renewed < LEASE_SECONDS

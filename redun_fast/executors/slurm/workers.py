@@ -430,5 +430,8 @@ def _remove_dead_runs(runs: str) -> None:
     for name in os.listdir(runs):
         folder = os.path.join(runs, name)
         found = owner.read(folder)
-        if found is not None and not owner.owner_alive(found[0], found[1], found[3]):
+        if found is None:
+            continue  # not a run folder of ours
+        host, pid, _, renewed = found
+        if not owner.owner_alive(host, pid, renewed):
             shutil.rmtree(folder, ignore_errors=True)
