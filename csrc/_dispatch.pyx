@@ -11,6 +11,8 @@ byte is CHECKED, cache/serialize.py): only those rows go through `load_checked`.
 """
 import pickle
 
+import xxhash
+
 from redun_fast._graph cimport Graph, Job
 from redun_fast._ledger cimport RunLedger
 from redun_fast._records cimport now as _now
@@ -23,6 +25,9 @@ DEF CHECKED = 86  # ord("V"): cache/serialize.py's mark of a result whose values
 # A task that runs in the scheduler only unquotes its argument: the store keeps that it ran,
 # and a replay runs it again rather than unpickling a whole expression tree.
 RAN_IN_SCHEDULER = pickle.dumps(None, protocol=5)
+
+# A job's result hash, for provenance (its record): of the result as the store keeps it.
+cdef object _result_hash = xxhash.xxh3_64_intdigest
 
 
 cdef class Dispatch:
@@ -83,8 +88,10 @@ cdef class Dispatch:
                     result = job.task.func(*job.args, **job.kwargs)
                 elif (<bytes>data)[0] == CHECKED:
                     result = self.load_checked(data)
+                    job.result_hash = _result_hash(data)
                 else:
                     result = self.loads(data)
+                    job.result_hash = _result_hash(data)
             except Exception as error:  # a stale File; the class of a cached value renamed
                 self.not_replayed(job, error)
                 to_run.append(job)
@@ -132,6 +139,7 @@ cdef class Dispatch:
                     continue
                 if type(data) is tuple:  # postprocessing replaced values inside the result
                     data, value = data
+                job.result_hash = _result_hash(data)
             self.ledger.store(job.eval_hash, data)
             self.graph.wait_for(job, value)  # the result may hold more expressions to reduce
             if job.state == PENDING:

@@ -238,6 +238,7 @@ cdef class Graph:
         cdef list linked = []
         cdef list new = []
         cdef Node child
+        cdef unsigned long long parent_job
         cdef Node failed = None
         node.template = template
         if scalar(template):  # the common result, an int or a str: nothing to look into
@@ -247,14 +248,18 @@ cdef class Graph:
             return linked
         exprs = find_expressions(template, [])
         node.concrete = not exprs
+        # A job's result calls its children; any other node's expressions belong to its job.
+        parent_job = (<Job>node).id if type(node) is Job else node.parent_job
         for expr in exprs:
             child = self.node_of(expr)
             if child is None:
                 child = self.leaf_job(expr)
                 if child is None:
                     child = self.new_node(expr)
+                    child.parent_job = parent_job
                     new.append(child)
                 elif child.core is None:  # a new job
+                    child.parent_job = parent_job
                     new.append(child)
                 self.attach(expr, child)
             if child.state == PENDING:
@@ -319,6 +324,7 @@ cdef class Graph:
         job = self.job_of(task, args, kwargs, eval_hash)
         if job.core is None:
             job.core = self
+            job.parent_job = node.parent_job
             self.new_jobs.append(job)
         node.job = job
         if job.state == PENDING:

@@ -7,6 +7,8 @@ takes what it gathered at each commit (`take`). It does no I/O: `log` is the Red
 """
 import traceback
 
+from libc.math cimport NAN
+
 from redun_fast._graph cimport Job
 from redun_fast._records cimport JobRecords, now as _now
 from redun_fast._status cimport NEW, PENDING, RUNNING, FAILED, CACHED, DONE
@@ -38,6 +40,7 @@ cdef class RunLedger:
 
     cpdef running(self, Job job, str executor_name, double now):
         job.started = now
+        job.executor = executor_name
         self.set_status(job, RUNNING)
         if self.log is not None:
             self.log("Run   ", job, f" on {executor_name}")
@@ -53,16 +56,29 @@ cdef class RunLedger:
         """The job's value is final: a cached job stays CACHED in the table."""
         if job.status == RUNNING:
             self.set_status(job, DONE)
-        self.job_records.add(job.id, job.task.fullname, job.eval_hash, job.status, job.started,
-                             _now(), None)
+        self.record(job, job.status, None)
 
     cpdef failed(self, Job job, object error):
         if self.log is not None:
             self.log("*** Reject", job, ":")
         self.set_status(job, FAILED)
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        self.job_records.add(job.id, job.task.fullname, job.eval_hash, FAILED, job.started,
-                             _now(), text[-4000:])
+        self.record(job, FAILED, text[-4000:])
+
+    cdef int record(self, Job job, int status, object error) except -1:
+        cdef str worker = None
+        cdef float cpu = NAN
+        cdef double peak = 0
+        usage = job.usage
+        if usage is not None:  # (worker, seconds, CPU seconds, peak bytes, jobs): protocol.Usage
+            worker = (<tuple>usage)[0]
+            if (<tuple>usage)[2] is not None:
+                cpu = (<tuple>usage)[2] / (<tuple>usage)[4]
+            peak = (<tuple>usage)[3] or 0
+        self.job_records.add(job.id, job.task.fullname, job.eval_hash, status, job.started,
+                             _now(), error, job.parent_job, job.result_hash, job.executor,
+                             worker, cpu, peak)
+        return 0
 
     cpdef store(self, bytes eval_hash, bytes data):
         """A result to commit: kept until `take`."""

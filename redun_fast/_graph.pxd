@@ -16,6 +16,9 @@ cdef class Node:
     cdef public object value  # once done: the value, or the error
     cdef public object template  # what the node waits for: a value with expressions inside
     cdef public bint concrete  # the template holds no expressions: it is its own value
+    # The job whose result holds this node's expression (0: the run's root): a job's parent
+    # in the call tree, and what the nodes it creates inherit (Graph.wait_for).
+    cdef public unsigned long long parent_job
 
     cpdef start(self, Graph graph)
     cpdef ready(self, Graph graph)
@@ -31,6 +34,11 @@ cdef class Job(Node):
     cdef public bytes eval_hash
     cdef public int status  # its JobStatus in the table: NEW until the ledger first counts it
     cdef public double started
+    cdef public unsigned long long result_hash  # xxh3-64 of its result as stored (Dispatch)
+    cdef public str executor  # how the log names the executor that ran it; None if cached
+    # Set by the executor that ran it: (worker "host:pid", seconds, CPU seconds, peak bytes,
+    # jobs) of the batch it ran in (protocol.Usage), or None if not measured.
+    cdef public object usage
 
 
 cdef class TaskNode(Node):

@@ -18,5 +18,6 @@ cdef class RunLedger:
     cpdef cached(self, Job job, double now)
     cpdef done(self, Job job)
     cpdef failed(self, Job job, object error)
+    cdef int record(self, Job job, int status, object error) except -1
     cpdef store(self, bytes eval_hash, bytes data)
     cpdef pin(self, bytes eval_hash)

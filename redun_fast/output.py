@@ -1,7 +1,9 @@
 """What the scheduler tells the user: job log lines and the JOB STATUS table, as redun prints them."""
 import datetime
+import itertools
 import logging
 import os
+import reprlib
 import traceback
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -22,6 +24,28 @@ def trim_string(text: str, max_length: int = 200, ellipsis: str = "...") -> str:
     if len(text) > max_length:
         return text[: max_length - len(ellipsis)] + ellipsis
     return text
+
+
+class _ShortRepr(reprlib.Repr):
+    def repr_dict(self, value: dict, level: int) -> str:  # in order, as repr(), not sorted
+        if not value:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        items = [f"{self.repr1(key, level - 1)}: {self.repr1(value[key], level - 1)}"
+                 for key in itertools.islice(value, self.maxdict)]
+        return "{" + ", ".join(items) + (", ..." if len(value) > self.maxdict else "") + "}"
+
+
+_SHORT = _ShortRepr()
+_SHORT.maxstring = _SHORT.maxother = 120
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 8
+_SHORT.maxlevel = 3
+
+
+def short_repr(value: Any) -> str:
+    """A repr whose cost and length are bounded, however big the value (a million results)."""
+    return _SHORT.repr(value)
 
 
 def format_task_call(task: Any, args: tuple, kwargs: dict) -> str:

@@ -32,7 +32,7 @@ from redun_fast.runs import new_run
 from redun_fast._nested import find_expressions
 from redun_fast.errors import DryRunResult, SchedulerError
 from redun_fast.reduction import Reduction
-from redun_fast.output import JobCounts, logger, task_traceback, trim_string
+from redun_fast.output import JobCounts, logger, short_repr, task_traceback, trim_string
 
 
 _current = threading.local()  # the scheduler running on this thread (get_current_scheduler)
@@ -231,7 +231,8 @@ class Scheduler:
         finally:
             set_current_scheduler(previous)
         failed = outcome.state == "failed"
-        self._end(execution, reduction, outcome.state, outcome.value if failed else None)
+        self._end(execution, reduction, outcome.state, outcome.value if failed else None,
+                  None if failed or outcome.state == "dryrun" else short_repr(outcome.value))
         self.log_status()
         self.log(f"Execution duration: {time.time() - execution.start:.2f} seconds")
         if outcome.state == "dryrun":
@@ -246,12 +247,13 @@ class Scheduler:
             raise error
         return outcome.value
 
-    def _end(self, execution, reduction: Reduction, state: str, error: Any) -> None:
+    def _end(self, execution, reduction: Reduction, state: str, error: Any,
+             result: Optional[str] = None) -> None:
         """Add the run's job counts to this scheduler's and record how the execution ended."""
         self.job_counts.merge(reduction.counts)
         self.store.commit(execution=execution._replace(
             end=time.time(), state=state, counts=reduction.counts.as_dict(),
-            error=None if error is None else f"{type(error).__name__}: {error}",
+            error=None if error is None else f"{type(error).__name__}: {error}", result=result,
         ))
 
     def log_status(self, running: Optional[JobCounts] = None) -> None:

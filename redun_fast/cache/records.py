@@ -19,6 +19,17 @@ class JobRecord(NamedTuple):
     start: float  # when the scheduler dispatched it (or replayed it)
     end: float  # when its value (or error) was final
     error: Optional[str]  # "ValueError: bad input\n<traceback>" for failed jobs
+    # Provenance and accounting; records written before they were kept read as "not known".
+    parent: int = 0  # the job id of the job whose result called this one; 0: the run's root
+    result_hash: int = 0  # xxh3-64 of the result as the store keeps it; 0: none
+    executor: Optional[str] = None  # as the log names it ("processes", "slurm"); None: cached
+    worker: Optional[str] = None  # the process that ran it, "host:pid"
+    cpu: Optional[float] = None  # CPU seconds (its share of its batch's, see protocol.Usage)
+    peak: Optional[int] = None  # bytes: the peak resident memory of its batch's process
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
 
 
 class ExecutionRecord(NamedTuple):
@@ -34,6 +45,7 @@ class ExecutionRecord(NamedTuple):
     # The pickled (task full name, args, kwargs) of a root that is one task call on values,
     # for `redun_fast run --rerun` (None for other roots, or arguments too big to keep).
     root_call: Optional[bytes] = None
+    result: Optional[str] = None  # the run's value, as a bounded repr (output.short_repr)
 
     @property
     def shown_state(self) -> str:

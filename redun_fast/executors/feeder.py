@@ -25,6 +25,7 @@ from redun_fast.executors.protocol import (
     batch_message, definitions, job_entries, load_results, shipped, to_results,
     unreadable_arguments, unreadable_result)
 from redun_fast.executors.shipping import pickling_problem
+from redun_fast.executors.usage import Usage
 
 STARTUP_DEATHS = 3  # workers dying in a row before any of them finished a batch: broken
 
@@ -154,7 +155,7 @@ class Feeder:
                 self.outstanding.deliver([(job, False, error)])
         return good
 
-    def received(self, worker: WorkerHandle, batch_id: int, seconds: float,
+    def received(self, worker: WorkerHandle, batch_id: int, usage: Usage,
                  payload: bytes) -> None:
         """A worker's results for one batch (protocol.py): delivered, and its timing learned.
 
@@ -167,7 +168,7 @@ class Feeder:
         if self.crashes:  # those that survived a crash are forgiven
             for job in items:
                 self.crashes.pop(job, None)
-        per_job = seconds / len(items)
+        per_job = usage.seconds / len(items)
         self.job_seconds = per_job if self.job_seconds is None else (
             0.7 * self.job_seconds + 0.3 * per_job)
         try:
@@ -176,7 +177,7 @@ class Feeder:
             self._alone_or_failed(items, suspect, lambda job, error=error: unreadable_result(
                 job.task.fullname, error))
             return
-        self.outstanding.deliver(to_results(results, items.__getitem__))
+        self.outstanding.deliver(to_results(results, items.__getitem__, usage))
 
     def refused(self, worker: WorkerHandle, batch_id: int, error_text: str) -> None:
         """The worker could not unpickle a batch's jobs (an argument it cannot load): the

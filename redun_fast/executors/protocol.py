@@ -6,20 +6,22 @@ elements, and (to come) pilot workers reached over a socket.
 To a worker: `definitions`, [(task_hash, fullname, how, what, shipped)] for the tasks it has
 not been sent as they are now (shipping.task_definition), and jobs, [(key, task_hash, args,
 kwargs)]. In the worker: `load_definitions`, then `run_batch`, whose results, [(key, ok,
-value or error, traceback text)], `encode_results` pickles as ("results", batch id, seconds,
-payload), the payload being the pickled results, so that the scheduler always reads which
+value or error, traceback text)], `encode_results` pickles as ("results", batch id, usage,
+payload), usage being what the batch cost (usage.Usage: time, CPU, peak memory, where) and the
+payload the pickled results, so that the scheduler always reads which
 batch came back even when a value inside cannot be unpickled there (`load_results` raises; the
 executor then finds the job by running each alone). What cannot be pickled in the worker is
 replaced by an error that says so. Back in the scheduler: `to_results` gives the (job, ok,
-value) Results executors deliver, a task's error with the worker's traceback as its cause.
+value) Results executors deliver, a task's error with the worker's traceback as its cause,
+each job holding its batch's usage (`job.usage`, kept in its record).
 """
 import pickle
-import time
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from redun_fast.errors import RemoteError, SerializationError
 from redun_fast.executors.shipping import dumps_result, load_definition, ship, task_definition
+from redun_fast.executors.usage import Usage, meter
 
 
 class RemoteTraceback(Exception):
@@ -78,14 +80,19 @@ def unreadable_arguments(task_name: str, worker: str, error_text: str) -> TypeEr
                      f"({error_text}); pass plain data, or classes the worker can import")
 
 
-def to_results(results: Iterable[tuple], job_of: Callable[[Any], Optional[Any]]) -> List[tuple]:
-    """The Results (job, ok, value) of a worker's results; keys that `job_of` does not know are
-    skipped (an adopted Slurm element may have computed more than this run asks for)."""
+def to_results(results: Iterable[tuple], job_of: Callable[[Any], Optional[Any]],
+               usage: Any = None) -> List[tuple]:
+    """The Results (job, ok, value) of a worker's results, each job given the batch's `usage`;
+    keys that `job_of` does not know are skipped (an adopted Slurm element may have computed
+    more than this run asks for)."""
+    if not isinstance(usage, Usage):  # (a result file written by an older version)
+        usage = None
     delivered = []
     for key, ok, value, text in results:
         job = job_of(key)
         if job is None:
             continue
+        job.usage = usage
         if not ok and text:
             value.__cause__ = RemoteTraceback(text)
         delivered.append((job, ok, value))
@@ -120,20 +127,21 @@ def run_batch(functions: Dict[str, Callable], jobs: List[tuple]) -> List[tuple]:
 def run_and_encode(batch_id: Any, functions: Dict[str, Callable], names: Dict[str, str],
                    jobs: List[tuple]) -> bytes:
     """Run a batch and pickle its results message (see the module docstring)."""
-    start = time.perf_counter()
+    batch_meter = meter()
+    started = batch_meter.start()
     results = run_batch(functions, jobs)
-    seconds = time.perf_counter() - start
-    return encode_results(batch_id, seconds, results,
+    usage = batch_meter.stop(started, len(jobs))
+    return encode_results(batch_id, usage, results,
                           {key: names[task_hash] for key, task_hash, _, _ in jobs})
 
 
-def encode_results(batch_id: Any, seconds: float, results: List[tuple],
+def encode_results(batch_id: Any, usage: Usage, results: List[tuple],
                    names: Dict[Any, str]) -> bytes:
     try:
         payload = dumps_result(results)
     except Exception:
         payload = dumps_result(_picklable(results, names))
-    return pickle.dumps(("results", batch_id, seconds, payload), protocol=5)
+    return pickle.dumps(("results", batch_id, usage, payload), protocol=5)
 
 
 def _picklable(results: List[tuple], names: Dict[Any, str]) -> List[tuple]:

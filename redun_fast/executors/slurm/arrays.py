@@ -251,7 +251,7 @@ class ArraySlurmExecutor(SlurmExecutor):
         try:
             if signed is None:
                 raise forged
-            _, _, _, payload = pickle.loads(signed)
+            _, _, usage, payload = pickle.loads(signed)
             results = load_results(payload)
         except SecurityError as error:
             self._fail(list(waiting.values()), error)
@@ -263,7 +263,7 @@ class ArraySlurmExecutor(SlurmExecutor):
                                                                           error))
                                            for job in waiting.values()])
         else:
-            self._outstanding.deliver(to_results(results, waiting.get))
+            self._outstanding.deliver(to_results(results, waiting.get, usage))
         self._show_log(array, index)
         for name in (f"chunk_{index}.pkl", f"result_{index}.pkl", f"log_{index}.out"):
             _remove(os.path.join(array.folder, name))
