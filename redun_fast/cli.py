@@ -2,7 +2,8 @@
 
     redun_fast run workflow.py main --n 10   run a task (see `redun_fast run --help`)
     redun_fast log                     recent executions
-    redun_fast log EXEC_ID             one execution: its JOB STATUS table and failed jobs
+    redun_fast log EXEC_ID             one execution: its call, result, JOB STATUS table, costs
+                                       per task and failed jobs (--jobs, --tree, --json)
     redun_fast cache stats             entries, values, runs and bytes on disk
     redun_fast cache clear             remove every result and run record
     redun_fast cache prune --older-than DAYS
@@ -11,13 +12,16 @@
 import argparse
 import collections
 import datetime
+import json
 import os
 import sys
 import time
 from typing import List, Optional
 
+from redun_fast.accounting import call_tree, format_bytes, format_seconds, task_summaries
 from redun_fast.cache.base import CacheError
 from redun_fast.cache.lmdb_store import LmdbStore
+from redun_fast.cache.records import ExecutionRecord, JobRecord
 from redun_fast.cli_run import add_run_command, run_main
 from redun_fast.config import CACHE_DIR_ENV, CONFIG_ENV, ConfigError, check_config, load_config
 from redun_fast.errors import SecurityError
@@ -35,6 +39,8 @@ def _duration(seconds: Optional[float]) -> str:
 def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
     executions = store.executions()
     if args.execution is None:
+        if args.json:
+            return _print_json([_execution_json(e) for e in executions[: args.limit]])
         print(f"{'EXECUTION':10} {'START':19} {'DURATION':>10} {'STATE':11} "
               f"{'DONE':>8} {'CACHED':>8} {'FAILED':>7}  CALL")
         for execution in executions[: args.limit]:
@@ -43,15 +49,26 @@ def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
                   f"{_duration(execution.duration):>10} {execution.shown_state:11} {totals['DONE']:>8} "
                   f"{totals['CACHED']:>8} {totals['FAILED']:>7}  {trim_string(execution.call, 80)}")
         return 0
-    matches = [e for e in executions if e.id.startswith(args.execution)]
-    if len(matches) != 1:
-        problem = "no execution" if not matches else f"{len(matches)} executions"
-        raise CacheError(f"{problem} in {store.path} with an id starting with "
-                         f"{args.execution!r}; `redun_fast log` lists them")
-    execution = matches[0]
+    execution = find_execution(store, args.execution, executions)
+    jobs = store.job_records(execution.id)
+    if args.json:
+        found = _execution_json(execution)
+        found["tasks"] = [summary._asdict() for summary in task_summaries(jobs)]
+        if args.jobs:
+            found["jobs"] = [_job_json(job) for job in jobs]
+        return _print_json(found)
+    if args.tree:
+        for line in call_tree(jobs, fold=args.fold):
+            print(line)
+        return 0
+    if args.jobs:
+        _print_jobs(jobs)
+        return 0
     print(f"Execution {execution.id}: {execution.shown_state}")
     print(f"  started  {_when(execution.start)}, took {_duration(execution.duration)}")
     print(f"  call     {execution.call}")
+    if execution.result is not None:
+        print(f"  result   {execution.result}")
     if execution.error:
         print(f"  error    {execution.error}")
     print()
@@ -64,7 +81,8 @@ def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
         # The table is the run's last moment: those jobs were abandoned, not left running.
         print(f"\n{left['RUNNING']:,} running and {left['PENDING']:,} pending jobs were "
               f"abandoned when the run {how}:\nnone of them is cached, so a rerun runs them.")
-    failed = [job for job in store.job_records(execution.id) if job.status == "FAILED"]
+    _print_task_costs(jobs)
+    failed = [job for job in jobs if job.status == "FAILED"]
     for job in failed[:SHOWN_FAILURES]:
         print(f"\n*** Failed job {job.job_id:016x}:  {job.task_name}"
               f" (eval_hash={job.eval_hash.hex()[:8]})")
@@ -75,6 +93,69 @@ def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
         print(f"\n*** {len(failed) - SHOWN_FAILURES:,} more failed jobs:")
         for (task_name, kind), count in kinds.most_common():
             print(f"    {count:>8,}  {task_name}: {kind}")
+    print(f"\n(`redun_fast log {execution.id[:8]} --jobs` lists its jobs, `--tree` who called "
+          "whom, `redun_fast report` draws it)")
+    return 0
+
+
+def find_execution(store: LmdbStore, prefix: str,
+                   executions: Optional[List[ExecutionRecord]] = None) -> ExecutionRecord:
+    """The one execution whose id starts with `prefix`."""
+    matches = [e for e in (executions or store.executions()) if e.id.startswith(prefix)]
+    if len(matches) != 1:
+        problem = "no execution" if not matches else f"{len(matches)} executions"
+        raise CacheError(f"{problem} in {store.path} with an id starting with "
+                         f"{prefix!r}; `redun_fast log` lists them")
+    return matches[0]
+
+
+def _print_task_costs(jobs: List[JobRecord]) -> None:
+    """Per task: how long its jobs took, their CPU time and peak memory (where measured)."""
+    summaries = [summary for summary in task_summaries(jobs) if summary.duration_max is not None]
+    if not summaries:
+        return
+    width = max(len(summary.task) for summary in summaries)
+    print(f"\n{'TASK':{width}}  {'RAN':>8}  {'MIN':>9}  {'MEDIAN':>9}  {'MAX':>9}  "
+          f"{'CPU/JOB':>9}  {'PEAK':>9}  EXECUTOR")
+    for summary in summaries:
+        print(f"{summary.task:{width}}  {summary.jobs - summary.cached:>8,}  "
+              f"{format_seconds(summary.duration_min):>9}  "
+              f"{format_seconds(summary.duration_median):>9}  "
+              f"{format_seconds(summary.duration_max):>9}  "
+              f"{format_seconds(summary.cpu_median):>9}  {format_bytes(summary.peak_max):>9}  "
+              f"{','.join(summary.executors) or '-'}")
+
+
+def _print_jobs(jobs: List[JobRecord]) -> None:
+    print(f"{'JOB':16}  {'TASK':30}  {'STATUS':6}  {'START':19}  {'DURATION':>9}  "
+          f"{'CPU':>9}  {'PEAK':>9}  {'EXECUTOR':10}  WORKER")
+    for job in jobs:
+        print(f"{job.job_id:016x}  {job.task_name:30}  {job.status:6}  {_when(job.start):19}  "
+              f"{format_seconds(job.duration):>9}  {format_seconds(job.cpu):>9}  "
+              f"{format_bytes(job.peak):>9}  {job.executor or '-':10}  {job.worker or '-'}")
+
+
+def _execution_json(execution: ExecutionRecord) -> dict:
+    found = execution.to_dict()
+    del found["root_call"]  # bytes, for --rerun
+    found["state"] = execution.shown_state
+    found["duration"] = execution.duration
+    return found
+
+
+def _job_json(job: JobRecord) -> dict:
+    found = job._asdict()
+    found["job_id"] = f"{job.job_id:016x}"
+    found["parent"] = f"{job.parent:016x}" if job.parent else None
+    found["eval_hash"] = job.eval_hash.hex()
+    found["result_hash"] = f"{job.result_hash:016x}" if job.result_hash else None
+    found["duration"] = job.duration
+    return found
+
+
+def _print_json(data: object) -> int:
+    json.dump(data, sys.stdout, indent=1)
+    print()
     return 0
 
 
@@ -146,10 +227,20 @@ def build_parser() -> argparse.ArgumentParser:
     after = global_options(True)
     add_run_command(commands, after)
     log = commands.add_parser("log", help="list executions, or show one", parents=[after],
-                              description="Examples:\n  redun_fast log\n  redun_fast log 1a2b3c4d",
+                              description="Examples:\n  redun_fast log\n  redun_fast log 1a2b3c4d\n"
+                              "  redun_fast log 1a2b3c4d --jobs\n  redun_fast log 1a2b3c4d --tree\n"
+                              "  redun_fast log --json",
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     log.add_argument("execution", nargs="?", help="an execution id or its first characters")
     log.add_argument("--limit", type=int, default=20, help="how many executions to list")
+    log.add_argument("--jobs", action="store_true", help=(
+        "with an execution: list its jobs (status, duration, CPU time, peak memory, executor, "
+        "worker)"))
+    log.add_argument("--tree", action="store_true",
+                     help="with an execution: its jobs as the tree of who called whom")
+    log.add_argument("--fold", type=int, default=300, metavar="N",
+                     help="with --tree: show N children of a job, count the rest (default 300)")
+    log.add_argument("--json", action="store_true", help="print JSON, for scripts")
     log.set_defaults(func=cmd_log)
     cache = commands.add_parser(
         "cache", help="inspect or clean the cache", parents=[after],
