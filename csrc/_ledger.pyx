@@ -7,8 +7,6 @@ takes what it gathered at each commit (`take`). It does no I/O: `log` is the Red
 """
 import traceback
 
-from libc.math cimport NAN
-
 from redun_fast._graph cimport Job
 from redun_fast._records cimport JobRecords, now as _now
 from redun_fast._status cimport NEW, PENDING, RUNNING, FAILED, CACHED, DONE
@@ -66,18 +64,9 @@ cdef class RunLedger:
         self.record(job, FAILED, text[-4000:])
 
     cdef int record(self, Job job, int status, object error) except -1:
-        cdef str worker = None
-        cdef float cpu = NAN
-        cdef double peak = 0
-        usage = job.usage
-        if usage is not None:  # (worker, seconds, CPU seconds, peak bytes, jobs): protocol.Usage
-            worker = (<tuple>usage)[0]
-            if (<tuple>usage)[2] is not None:
-                cpu = (<tuple>usage)[2] / (<tuple>usage)[4]
-            peak = (<tuple>usage)[3] or 0
         self.job_records.add(job.id, job.task.fullname, job.eval_hash, status, job.started,
                              _now(), error, job.parent_job, job.result_hash, job.executor,
-                             worker, cpu, peak)
+                             job.usage)
         return 0
 
     cpdef store(self, bytes eval_hash, bytes data):

@@ -3,20 +3,21 @@
 
 A cached million-job run writes a million records (redun's Job rows: which job ran, was
 replayed or failed, when, called by which job, with what result, where, at what cost). Kept
-as columns of C numbers and written with one copy per column, a record costs about 80 bytes
-and a few ns, where a pickled tuple per job cost a tenth of the run. Blob layout
-(little-endian):
+as columns of C numbers and written with one copy per column, a record costs about 65 bytes
+and a few ns, where a pickled tuple per job cost a tenth of the run. Where a job ran and what
+it cost is measured per executor batch (executors/usage.py), so it is kept once per batch, in
+a small table the records index. Blob layout (little-endian):
 
-    b"RFJ3", n (u32), length of meta (u32), meta = pickle((names, {index: error text})),
-    job ids (u64 * n), task name index (u32 * n), eval hashes (16 B * n), status (u8 * n: a
-    JobStatus), start (f64 * n), end (f64 * n), parent job ids (u64 * n: 0 for the root's),
-    result hashes (u64 * n: xxh3-64 of the result as stored; 0 if none), executor name index
-    (u32 * n), worker name index (u32 * n), CPU seconds (f32 * n: NaN if not measured), peak
-    memory in KiB (u32 * n: 0 if not measured)
+    b"RFJ4", n (u32), length of meta (u32), meta = pickle((task names, {index: error text},
+    costs)), job ids (u64 * n), task name index (u32 * n), eval hashes (16 B * n), status (u8 *
+    n: a JobStatus), start (f64 * n), end (f64 * n), parent job ids (u64 * n: 0 for the
+    root's), result hashes (u64 * n: xxh3-64 of the result as stored; 0 if none), cost
+    index (u32 * n)
 
-Names (tasks, executors, workers) share one table, whose entry 0 is "" (none). Older batches
-are read too: b"RFJ2" (the first six columns), b"RFJ1" (the same, statuses coded 0 DONE,
-1 CACHED, 2 FAILED) and, before that, pickled lists of tuples.
+costs is a list of (executor, worker "host:pid", CPU seconds per job, peak bytes), entry 0
+all None (not known). Older batches are read too: b"RFJ2" (the first six columns), b"RFJ1"
+(the same, statuses coded 0 DONE, 1 CACHED, 2 FAILED) and, before that, pickled lists of
+tuples.
 """
 import pickle
 import struct
@@ -27,18 +28,17 @@ from libc.string cimport memcpy
 
 from redun_fast._status import JobStatus
 
-MAGIC = b"RFJ3"
+MAGIC = b"RFJ4"
 _MAGIC_RFJ2 = b"RFJ2"
 _MAGIC_RFJ1 = b"RFJ1"
 _RFJ1_STATUSES = (JobStatus.DONE, JobStatus.CACHED, JobStatus.FAILED)  # by RFJ1 code
 _STATUS_NAMES = {int(status): status.name for status in JobStatus}
 _HEADER = struct.Struct("<4sII")
 _BIG_ENDIAN = sys.byteorder == "big"
-# ids, tasks, hashes, statuses, starts, ends; then parents, results, executors, workers, cpus,
-# peaks (RFJ3 only)
-_COLUMNS = ("Q", "I", "B", "B", "d", "d", "Q", "Q", "I", "I", "f", "I")
+# ids, tasks, hashes, statuses, starts, ends; then (RFJ4 only) parents, results, costs
+_COLUMNS = ("Q", "I", "B", "B", "d", "d", "Q", "Q", "I")
 _RFJ2_COLUMNS = 6
-NAN = float("nan")
+_NO_COST = (None, None, None, None)
 
 
 cdef class JobRecords:
@@ -54,37 +54,37 @@ cdef class JobRecords:
         self.ends = array("d")
         self.parents = array("Q")
         self.results = array("Q")
-        self.executors = array("I")
-        self.workers = array("I")
-        self.cpus = array("f")
-        self.peaks = array("I")
-        self.names = [""]
-        self.name_index = {"": 0}
+        self.usages = array("I")
+        self.names = []
+        self.name_index = {}
         self.errors = {}
+        self.costs = [_NO_COST]
+        self.cost_index = {}
+        self.last_usage = None
+        self.last_executor = None
+        self.last_cost = 0
 
     def __len__(self):
         return self.n
 
-    cdef unsigned int name(self, str name) except? 0:
-        """The index of `name` in the names table (0 for None or "")."""
-        if name is None:
-            return 0
-        index = self.name_index.get(name)
-        if index is None:
-            index = self.name_index[name] = len(self.names)
-            self.names.append(name)
-        return index
-
     cdef int add(self, unsigned long long job_id, str task_name, bytes eval_hash,
                  unsigned char status, double started, double ended, object error,
                  unsigned long long parent, unsigned long long result, str executor,
-                 str worker, float cpu, double peak) except -1:
+                 object usage) except -1:
+        """`usage`: the executors.usage.Usage of the batch the job ran in, or None."""
         cdef Py_ssize_t i = self.n
         if len(eval_hash) != 16:
             raise ValueError(f"an eval hash is 16 bytes, not {len(eval_hash)}")
-        cdef unsigned int task_index = self.name(task_name)
-        cdef unsigned int executor_index = self.name(executor)
-        cdef unsigned int worker_index = self.name(worker)
+        index = self.name_index.get(task_name)
+        if index is None:
+            index = self.name_index[task_name] = len(self.names)
+            self.names.append(task_name)
+        cdef unsigned int cost = 0
+        if executor is not None:
+            if usage is self.last_usage and executor is self.last_executor:
+                cost = self.last_cost
+            else:
+                cost = self.cost(executor, usage)
         resize_smart(self.ids, i + 1)
         resize_smart(self.tasks, i + 1)
         resize_smart(self.hashes, 16 * (i + 1))
@@ -93,39 +93,49 @@ cdef class JobRecords:
         resize_smart(self.ends, i + 1)
         resize_smart(self.parents, i + 1)
         resize_smart(self.results, i + 1)
-        resize_smart(self.executors, i + 1)
-        resize_smart(self.workers, i + 1)
-        resize_smart(self.cpus, i + 1)
-        resize_smart(self.peaks, i + 1)
+        resize_smart(self.usages, i + 1)
         self.ids.data.as_ulonglongs[i] = job_id
-        self.tasks.data.as_uints[i] = task_index
+        self.tasks.data.as_uints[i] = <unsigned int>index
         memcpy(self.hashes.data.as_uchars + 16 * i, <const char *>eval_hash, 16)
         self.statuses.data.as_uchars[i] = status
         self.starts.data.as_doubles[i] = started
         self.ends.data.as_doubles[i] = ended
         self.parents.data.as_ulonglongs[i] = parent
         self.results.data.as_ulonglongs[i] = result
-        self.executors.data.as_uints[i] = executor_index
-        self.workers.data.as_uints[i] = worker_index
-        self.cpus.data.as_floats[i] = cpu
-        self.peaks.data.as_uints[i] = <unsigned int>min(peak / 1024.0, 4294967295.0)
+        self.usages.data.as_uints[i] = cost
         if error is not None:
             self.errors[i] = error
         self.n = i + 1
         return 0
 
+    cdef unsigned int cost(self, str executor, object usage) except? 0:
+        """The index in `costs` of a batch's (executor, usage): once per batch."""
+        if usage is None:
+            entry = (executor, None, None, None)
+        else:  # (worker, seconds, CPU seconds, peak bytes, jobs): executors.usage.Usage
+            worker, _, cpu, peak, jobs = usage
+            entry = (executor, worker, None if cpu is None else cpu / jobs, peak)
+        index = self.cost_index.get(entry)
+        if index is None:
+            index = self.cost_index[entry] = len(self.costs)
+            self.costs.append(entry)
+        self.last_usage, self.last_executor, self.last_cost = usage, executor, index
+        return index
+
     def append(self, record):
         """Add one record given as a tuple (job id, task name, eval hash, status name, start,
-        end, error[, parent, result hash, executor, worker, cpu seconds, peak bytes]): how
-        they are read back (see `tuples`), and how tests write them."""
+        end, error[, parent job id, result hash, executor, worker, cpu seconds, peak bytes]):
+        how they are read back (see `tuples`), and how tests write them."""
         job_id, task_name, eval_hash, status, started, ended, error = record[:7]
         parent, result, executor, worker, cpu, peak = (
             tuple(record[7:]) + _UNKNOWN[len(record) - 7:])
+        usage = None if worker is None and cpu is None and peak is None else (
+            worker, 0.0, cpu, peak, 1)
         self.add(job_id, task_name, eval_hash, JobStatus[status].value, started, ended, error,
-                 parent, result, executor, worker, NAN if cpu is None else cpu, peak or 0)
+                 parent, result, executor, usage)
 
     def encode(self) -> bytes:
-        meta = pickle.dumps((self.names, self.errors), protocol=5)
+        meta = pickle.dumps((self.names, self.errors, self.costs), protocol=5)
         parts = [_HEADER.pack(MAGIC, self.n, len(meta)), meta]
         for column in self.columns():
             if _BIG_ENDIAN:
@@ -136,25 +146,24 @@ cdef class JobRecords:
 
     def columns(self):
         return (self.ids, self.tasks, self.hashes, self.statuses, self.starts, self.ends,
-                self.parents, self.results, self.executors, self.workers, self.cpus, self.peaks)
+                self.parents, self.results, self.usages)
 
     def tuples(self) -> list:
         """The records as tuples, in the order they were added: the fields of
-        cache.records.JobRecord (None for a name, CPU time or peak not known)."""
-        names, errors, hashes = self.names, self.errors, self.hashes.tobytes()
-        cpus, peaks = self.cpus, self.peaks
+        cache.records.JobRecord (None for what is not known)."""
+        names, errors, hashes, costs = self.names, self.errors, self.hashes.tobytes(), self.costs
+        parents = self.parents
         return [(self.ids[i], names[self.tasks[i]], hashes[16 * i:16 * i + 16],
                  _STATUS_NAMES[self.statuses[i]], self.starts[i], self.ends[i], errors.get(i),
-                 self.parents[i], self.results[i], names[self.executors[i]] or None,
-                 names[self.workers[i]] or None, None if cpus[i] != cpus[i] else cpus[i],
-                 peaks[i] * 1024 if peaks[i] else None)
+                 parents[i], self.results[i])
+                + costs[self.usages[i]]
                 for i in range(self.n)]
 
     def __iter__(self):
         return iter(self.tuples())
 
 
-_UNKNOWN = (0, 0, None, None, None, None)  # the RFJ3 fields of a record that lacks them
+_UNKNOWN = (0, 0, None, None, None, None)  # the RFJ4 fields of a record that lacks them
 
 
 def decode(bytes data) -> list:
@@ -165,7 +174,10 @@ def decode(bytes data) -> list:
     _, n, meta_size = _HEADER.unpack_from(data)
     offset = _HEADER.size
     cdef JobRecords records = JobRecords()
-    records.names, records.errors = pickle.loads(data[offset:offset + meta_size])
+    meta = pickle.loads(data[offset:offset + meta_size])
+    records.names, records.errors = meta[0], meta[1]
+    if magic == MAGIC:
+        records.costs = meta[2]
     offset += meta_size
     columns = []
     for number, typecode in enumerate(_COLUMNS if magic == MAGIC else _COLUMNS[:_RFJ2_COLUMNS]):
@@ -181,12 +193,8 @@ def decode(bytes data) -> list:
     if magic != MAGIC:  # older: the columns it lacks say "not known"
         columns += [array(typecode, bytes(array(typecode).itemsize * n))
                     for typecode in _COLUMNS[_RFJ2_COLUMNS:]]
-        columns[10] = array("f", [NAN]) * n
-        records.names = [""] + records.names
-        columns[1] = array("I", [index + 1 for index in columns[1]])
     (records.ids, records.tasks, records.hashes, records.statuses, records.starts,
-     records.ends, records.parents, records.results, records.executors, records.workers,
-     records.cpus, records.peaks) = columns
+     records.ends, records.parents, records.results, records.usages) = columns
     records.n = n
     if magic == _MAGIC_RFJ1:
         records.statuses = array("B", [_RFJ1_STATUSES[code] for code in records.statuses])

@@ -20,16 +20,20 @@ cdef class JobRecords:
     cdef array ends  # "d"
     cdef array parents  # "Q": the id of the job whose result held this call, 0 for the root
     cdef array results  # "Q": xxh3-64 of the result as stored, 0 if none (failed, in-scheduler)
-    cdef array executors  # "I": index into `names`, 0 if none (a cached job)
-    cdef array workers  # "I": index into `names` ("host:pid"), 0 if not known
-    cdef array cpus  # "f": CPU seconds, its share of its batch's; NaN if not measured
-    cdef array peaks  # "I": KiB, its batch's peak resident memory; 0 if not measured
-    cdef list names  # task, executor and worker names; names[0] is ""
+    cdef array usages  # "I": index into `costs`, 0 if nothing is known (a cached job)
+    cdef list names  # task names
     cdef dict name_index
     cdef dict errors  # record index -> error text (failed jobs only)
+    # Where jobs ran and what they cost, one entry per executor batch: (executor, worker,
+    # CPU seconds per job, peak bytes); costs[0] is (None, None, None, None).
+    cdef list costs
+    cdef dict cost_index
+    cdef object last_usage  # the last (executor, usage) added and its index: a batch's jobs
+    cdef str last_executor  # are recorded one after the other
+    cdef unsigned int last_cost
 
-    cdef unsigned int name(self, str name) except? 0
     cdef int add(self, unsigned long long job_id, str task_name, bytes eval_hash,
                  unsigned char status, double started, double ended, object error,
                  unsigned long long parent, unsigned long long result, str executor,
-                 str worker, float cpu, double peak) except -1
+                 object usage) except -1
+    cdef unsigned int cost(self, str executor, object usage) except? 0

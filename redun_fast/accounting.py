@@ -47,6 +47,17 @@ def _summary(name: str, jobs: List[JobRecord]) -> TaskSummary:
         sorted({job.executor for job in ran if job.executor}))
 
 
+def failure_kinds(failed: Sequence[JobRecord]) -> "collections.Counter[tuple]":
+    """How many failed jobs per (task, exception type), for counting what is not shown."""
+    return collections.Counter((job.task_name, error_kind(job.error)) for job in failed)
+
+
+def error_kind(error: Optional[str]) -> str:
+    """The exception's type, from the last line of a stored traceback ("ValueError: ...")."""
+    lines = (error or "").strip().splitlines()
+    return lines[-1].split(":", 1)[0] if lines else "(no error text)"
+
+
 def call_tree(jobs: Sequence[JobRecord], fold: int = 300) -> Iterator[str]:
     """The jobs as the tree of who called whom, one line per job, indented by depth; past
     `fold` children of one job's of one task, the rest are counted (`… 9,997 more inc jobs`)."""

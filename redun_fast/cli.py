@@ -10,7 +10,6 @@
     redun_fast config                  the effective settings, and where each comes from
 """
 import argparse
-import collections
 import datetime
 import json
 import os
@@ -18,7 +17,8 @@ import sys
 import time
 from typing import List, Optional
 
-from redun_fast.accounting import call_tree, format_bytes, format_seconds, task_summaries
+from redun_fast.accounting import (
+    call_tree, failure_kinds, format_bytes, format_seconds, task_summaries)
 from redun_fast.cache.base import CacheError
 from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.cache.records import ExecutionRecord, JobRecord
@@ -49,7 +49,7 @@ def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
                   f"{_duration(execution.duration):>10} {execution.shown_state:11} {totals['DONE']:>8} "
                   f"{totals['CACHED']:>8} {totals['FAILED']:>7}  {trim_string(execution.call, 80)}")
         return 0
-    execution = find_execution(store, args.execution, executions)
+    execution = store.execution(args.execution)
     jobs = store.job_records(execution.id)
     if args.json:
         found = _execution_json(execution)
@@ -88,25 +88,13 @@ def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
               f" (eval_hash={job.eval_hash.hex()[:8]})")
         print("    " + (job.error or "").rstrip("\n").replace("\n", "\n    "))
     if len(failed) > SHOWN_FAILURES:  # thousands of tracebacks help no one: count the rest
-        kinds = collections.Counter((job.task_name, _error_kind(job.error))
-                                    for job in failed[SHOWN_FAILURES:])
+        kinds = failure_kinds(failed[SHOWN_FAILURES:])
         print(f"\n*** {len(failed) - SHOWN_FAILURES:,} more failed jobs:")
         for (task_name, kind), count in kinds.most_common():
             print(f"    {count:>8,}  {task_name}: {kind}")
     print(f"\n(`redun_fast log {execution.id[:8]} --jobs` lists its jobs, `--tree` who called "
           "whom, `redun_fast report` draws it)")
     return 0
-
-
-def find_execution(store: LmdbStore, prefix: str,
-                   executions: Optional[List[ExecutionRecord]] = None) -> ExecutionRecord:
-    """The one execution whose id starts with `prefix`."""
-    matches = [e for e in (executions or store.executions()) if e.id.startswith(prefix)]
-    if len(matches) != 1:
-        problem = "no execution" if not matches else f"{len(matches)} executions"
-        raise CacheError(f"{problem} in {store.path} with an id starting with "
-                         f"{prefix!r}; `redun_fast log` lists them")
-    return matches[0]
 
 
 def _print_task_costs(jobs: List[JobRecord]) -> None:
@@ -160,12 +148,6 @@ def _print_json(data: object) -> int:
 
 
 SHOWN_FAILURES = 5  # failed jobs `log ID` shows in full; the others are counted by error
-
-
-def _error_kind(error: Optional[str]) -> str:
-    """The exception's type, from the last line of a stored traceback ("ValueError: ...")."""
-    lines = (error or "").strip().splitlines()
-    return lines[-1].split(":", 1)[0] if lines else "(no error text)"
 
 
 def cmd_cache(store: LmdbStore, args: argparse.Namespace) -> int:

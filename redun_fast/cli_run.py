@@ -262,17 +262,14 @@ def _with_redun_ini(config: dict) -> tuple:
 def rerun_call(store: Any, execution_id: str, argv: List[str]) -> Any:
     """The root call of an earlier execution (by id or its first characters), with the
     arguments the command line gives instead of its own."""
-    matches = [e for e in store.executions() if e.id.startswith(execution_id)]
-    if len(matches) != 1:
-        raise UsageError(f"{'no' if not matches else 'more than one'} execution matches "
-                         f"{execution_id!r}: see `redun_fast log` for their ids")
-    if matches[0].root_call is None:
-        raise UsageError(f"execution {matches[0].id} cannot be rerun: its root was not one task "
+    execution = store.execution(execution_id)
+    if execution.root_call is None:
+        raise UsageError(f"execution {execution.id} cannot be rerun: its root was not one task "
                          "call on values, or its arguments were too big to keep")
-    fullname, args, kwargs = pickle.loads(matches[0].root_call)
+    fullname, args, kwargs = pickle.loads(execution.root_call)
     task = get_task_registry().get(fullname)
     if task is None:
-        raise UsageError(f"execution {matches[0].id} ran {fullname}, which this workflow does "
+        raise UsageError(f"execution {execution.id} ran {fullname}, which this workflow does "
                          "not define")
     named = task.named_arguments(args, kwargs)
     named.update(task_arguments(task, argv, given_only=True))

@@ -7,7 +7,7 @@ last uncommitted tick and never leaves a result without its record.
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from redun_fast.cache.records import ExecutionRecord, JobRecord
-from redun_fast.errors import CacheError  # noqa: F401  (stores raise it)
+from redun_fast.errors import CacheError
 
 
 class ResultStore:
@@ -33,6 +33,19 @@ class ResultStore:
 
     def job_records(self, execution_id: str) -> List[JobRecord]:
         raise NotImplementedError
+
+    def execution(self, prefix: str) -> ExecutionRecord:
+        """The one execution whose id starts with `prefix` (what a user types: its first
+        characters); a CacheError says when none or several do."""
+        matches = [e for e in self.executions() if e.id.startswith(prefix)]
+        if len(matches) == 1:
+            return matches[0]
+        where = f" in {self.path}" if hasattr(self, "path") else ""
+        if not matches:
+            raise CacheError(f"no execution matches {prefix!r}{where}: `redun_fast log` lists "
+                             "them")
+        raise CacheError(f"{len(matches)} executions match {prefix!r}{where}: give more of "
+                         "the id (`redun_fast log` lists them)")
 
     def stats(self) -> Dict[str, int]:
         raise NotImplementedError
