@@ -64,9 +64,9 @@ cdef class RunLedger:
         self.record(job, FAILED, text[-4000:])
 
     cdef int record(self, Job job, int status, object error) except -1:
-        self.job_records.add(job.id, job.task.fullname, job.eval_hash, status, job.started,
-                             _now(), error, job.parent_job, job.result_hash, job.executor,
-                             job.usage)
+        cdef JobRecords records = self.job_records
+        records.add(job.id, job.task.fullname, job.eval_hash, status, job.started, _now(),
+                    error, job.parent_job, job.result_hash, records.cost(job.executor, job.usage))
         return 0
 
     cpdef store(self, bytes eval_hash, bytes data):

@@ -14,8 +14,8 @@ a small table the records index. Blob layout (little-endian):
     root's), result hashes (u64 * n: xxh3-64 of the result as stored; 0 if none), cost
     index (u32 * n)
 
-costs is a list of (executor, worker "host:pid", CPU seconds per job, peak bytes), entry 0
-all None (not known). Older batches are read too: b"RFJ2" (the first six columns), b"RFJ1"
+costs is a list of (executor, worker "host:pid", CPU seconds per job, peak bytes, (batch
+start, batch seconds, jobs in the batch)), entry 0 all None (not known). Older batches are read too: b"RFJ2" (the first six columns), b"RFJ1"
 (the same, statuses coded 0 DONE, 1 CACHED, 2 FAILED) and, before that, pickled lists of
 tuples.
 """
@@ -38,7 +38,7 @@ _BIG_ENDIAN = sys.byteorder == "big"
 # ids, tasks, hashes, statuses, starts, ends; then (RFJ4 only) parents, results, costs
 _COLUMNS = ("Q", "I", "B", "B", "d", "d", "Q", "Q", "I")
 _RFJ2_COLUMNS = 6
-_NO_COST = (None, None, None, None)
+_NO_COST = (None, None, None, None, None)  # executor, worker, cpu, peak, batch
 
 
 cdef class JobRecords:
@@ -69,9 +69,9 @@ cdef class JobRecords:
 
     cdef int add(self, unsigned long long job_id, str task_name, bytes eval_hash,
                  unsigned char status, double started, double ended, object error,
-                 unsigned long long parent, unsigned long long result, str executor,
-                 object usage) except -1:
-        """`usage`: the executors.usage.Usage of the batch the job ran in, or None."""
+                 unsigned long long parent, unsigned long long result,
+                 unsigned int cost) except -1:
+        """`cost`: where it ran and what it cost, an index into `costs` (see `cost`)."""
         cdef Py_ssize_t i = self.n
         if len(eval_hash) != 16:
             raise ValueError(f"an eval hash is 16 bytes, not {len(eval_hash)}")
@@ -79,12 +79,6 @@ cdef class JobRecords:
         if index is None:
             index = self.name_index[task_name] = len(self.names)
             self.names.append(task_name)
-        cdef unsigned int cost = 0
-        if executor is not None:
-            if usage is self.last_usage and executor is self.last_executor:
-                cost = self.last_cost
-            else:
-                cost = self.cost(executor, usage)
         resize_smart(self.ids, i + 1)
         resize_smart(self.tasks, i + 1)
         resize_smart(self.hashes, 16 * (i + 1))
@@ -109,30 +103,38 @@ cdef class JobRecords:
         return 0
 
     cdef unsigned int cost(self, str executor, object usage) except? 0:
-        """The index in `costs` of a batch's (executor, usage): once per batch."""
+        """The index in `costs` of where a job ran (`executor`, None if nothing ran it) and
+        `usage`, the executors.usage.Usage of its batch (None if not measured)."""
+        if executor is None:
+            return 0
+        if usage is self.last_usage and executor is self.last_executor:
+            return self.last_cost  # the batch's other jobs
         if usage is None:
-            entry = (executor, None, None, None)
-        else:  # (worker, seconds, CPU seconds, peak bytes, jobs): executors.usage.Usage
-            worker, _, cpu, peak, jobs = usage
-            entry = (executor, worker, None if cpu is None else cpu / jobs, peak)
+            entry = (executor, None, None, None, None)
+        else:  # (worker, started, seconds, CPU seconds, peak bytes, jobs)
+            worker, started, seconds, cpu, peak, jobs = usage
+            entry = (executor, worker, None if cpu is None else cpu / jobs, peak,
+                     (started, seconds, jobs))
+        index = self.cost_entry(entry)
+        self.last_usage, self.last_executor, self.last_cost = usage, executor, index
+        return index
+
+    cdef unsigned int cost_entry(self, tuple entry) except? 0:
         index = self.cost_index.get(entry)
         if index is None:
             index = self.cost_index[entry] = len(self.costs)
             self.costs.append(entry)
-        self.last_usage, self.last_executor, self.last_cost = usage, executor, index
         return index
 
     def append(self, record):
-        """Add one record given as a tuple (job id, task name, eval hash, status name, start,
-        end, error[, parent job id, result hash, executor, worker, cpu seconds, peak bytes]):
-        how they are read back (see `tuples`), and how tests write them."""
+        """Add one record given as a tuple of cache.records.JobRecord's fields, those from
+        the parent on optional: how they are read back (see `tuples`), and how tests write
+        them."""
         job_id, task_name, eval_hash, status, started, ended, error = record[:7]
-        parent, result, executor, worker, cpu, peak = (
-            tuple(record[7:]) + _UNKNOWN[len(record) - 7:])
-        usage = None if worker is None and cpu is None and peak is None else (
-            worker, 0.0, cpu, peak, 1)
+        parent, result = (tuple(record[7:9]) + (0, 0))[:2]
+        cost = tuple(record[9:]) + _NO_COST[len(record[9:]):]
         self.add(job_id, task_name, eval_hash, JobStatus[status].value, started, ended, error,
-                 parent, result, executor, usage)
+                 parent, result, 0 if cost == _NO_COST else self.cost_entry(cost))
 
     def encode(self) -> bytes:
         meta = pickle.dumps((self.names, self.errors, self.costs), protocol=5)
@@ -161,9 +163,6 @@ cdef class JobRecords:
 
     def __iter__(self):
         return iter(self.tuples())
-
-
-_UNKNOWN = (0, 0, None, None, None, None)  # the RFJ4 fields of a record that lacks them
 
 
 def decode(bytes data) -> list:

@@ -25,15 +25,17 @@ cdef class JobRecords:
     cdef dict name_index
     cdef dict errors  # record index -> error text (failed jobs only)
     # Where jobs ran and what they cost, one entry per executor batch: (executor, worker,
-    # CPU seconds per job, peak bytes); costs[0] is (None, None, None, None).
+    # CPU seconds per job, peak bytes, (batch start, batch seconds, jobs in the batch));
+    # costs[0] is all None (nothing known: a cached job).
     cdef list costs
     cdef dict cost_index
-    cdef object last_usage  # the last (executor, usage) added and its index: a batch's jobs
-    cdef str last_executor  # are recorded one after the other
+    cdef object last_usage  # the last (executor, usage) looked up and its index: a batch's
+    cdef str last_executor  # jobs are recorded one after the other
     cdef unsigned int last_cost
 
     cdef int add(self, unsigned long long job_id, str task_name, bytes eval_hash,
                  unsigned char status, double started, double ended, object error,
-                 unsigned long long parent, unsigned long long result, str executor,
-                 object usage) except -1
+                 unsigned long long parent, unsigned long long result,
+                 unsigned int cost) except -1
     cdef unsigned int cost(self, str executor, object usage) except? 0
+    cdef unsigned int cost_entry(self, tuple entry) except? 0

@@ -34,7 +34,7 @@ def task_summaries(jobs: Sequence[JobRecord]) -> List[TaskSummary]:
 
 def _summary(name: str, jobs: List[JobRecord]) -> TaskSummary:
     ran = [job for job in jobs if job.status != "CACHED"]
-    durations = sorted(job.end - job.start for job in ran)
+    durations = sorted(job.duration for job in ran)
     cpus = [job.cpu for job in ran if job.cpu is not None]
     peaks = [job.peak for job in ran if job.peak is not None]
     return TaskSummary(
@@ -97,16 +97,23 @@ def job_line(job) -> str:
     if isinstance(job, _Folded):
         return "… " + ", ".join(f"{count:,} more {name.rsplit('.', 1)[-1]} jobs"
                                 for name, count in job.counts.most_common())
-    return (f"{job.task_name}  {job.status}  {format_seconds(job.end - job.start)}  "
+    return (f"{job.task_name}  {job.status}  {format_seconds(job.duration)}  "
             f"job {job.job_id:016x}")
 
 
 def format_seconds(seconds: Optional[float]) -> str:
+    """1.2 us, 3.4 ms, 5.67 s, 8.9 min, 1.5 h: three significant digits or so."""
     if seconds is None:
         return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
     if seconds < 1:
         return f"{seconds * 1000:.1f} ms"
-    return f"{seconds:.2f} s"
+    if seconds < 120:
+        return f"{seconds:.2f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def format_bytes(size: Optional[int]) -> str:

@@ -4,6 +4,7 @@
     redun_fast log                     recent executions
     redun_fast log EXEC_ID             one execution: its call, result, JOB STATUS table, costs
                                        per task and failed jobs (--jobs, --tree, --json)
+    redun_fast report [EXEC_ID] [-o F]  an execution as one self-contained HTML page
     redun_fast cache stats             entries, values, runs and bytes on disk
     redun_fast cache clear             remove every result and run record
     redun_fast cache prune --older-than DAYS
@@ -26,6 +27,7 @@ from redun_fast.cli_run import add_run_command, run_main
 from redun_fast.config import CACHE_DIR_ENV, CONFIG_ENV, ConfigError, check_config, load_config
 from redun_fast.errors import SecurityError
 from redun_fast.output import JobCounts, trim_string
+from redun_fast.report import write as write_report
 
 
 def _when(timestamp: float) -> str:
@@ -224,6 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --tree: show N children of a job, count the rest (default 300)")
     log.add_argument("--json", action="store_true", help="print JSON, for scripts")
     log.set_defaults(func=cmd_log)
+    report = commands.add_parser(
+        "report", help="write an execution's report: one self-contained HTML file",
+        parents=[after], formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Its call, counts, a timeline of its jobs, a table per task (durations, CPU "
+        "time, peak memory), what Slurm was asked for next to what was used, its failures.\n"
+        "Examples:\n  redun_fast report\n  redun_fast report 1a2b3c4d -o run.html")
+    report.add_argument("execution", nargs="?",
+                        help="an execution id or its first characters (default: the newest)")
+    report.add_argument("-o", "--output", default="report.html", metavar="FILE",
+                        help="where to write it (default: report.html)")
+    report.set_defaults(func=cmd_report)
     cache = commands.add_parser(
         "cache", help="inspect or clean the cache", parents=[after],
         description="Examples:\n  redun_fast cache stats\n  redun_fast cache prune --older-than 30"
@@ -242,6 +255,20 @@ def build_parser() -> argparse.ArgumentParser:
         "Example:\n  redun_fast config", formatter_class=argparse.RawDescriptionHelpFormatter)
     config.set_defaults(func=None)
     return parser
+
+
+def cmd_report(store: LmdbStore, args: argparse.Namespace) -> int:
+    if args.execution is not None:
+        execution = store.execution(args.execution)
+    else:
+        executions = store.executions()
+        if not executions:
+            raise CacheError(f"no executions in {store.path} yet: run a workflow first")
+        execution = executions[0]
+    size = write_report(store, execution, args.output)
+    print(f"wrote {args.output} ({format_bytes(size)}): execution {execution.id[:8]}, "
+          f"{execution.shown_state}, {trim_string(execution.call, 60)}")
+    return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -251,9 +251,13 @@ class Scheduler:
              result: Optional[str] = None) -> None:
         """Add the run's job counts to this scheduler's and record how the execution ended."""
         self.job_counts.merge(reduction.counts)
+        counts = reduction.counts.as_dict()
+        requested = {name: resources for executor in self.executors.values()
+                     for name, resources in executor.requested().items() if name in counts}
         self.store.commit(execution=execution._replace(
-            end=time.time(), state=state, counts=reduction.counts.as_dict(),
+            end=time.time(), state=state, counts=counts,
             error=None if error is None else f"{type(error).__name__}: {error}", result=result,
+            requested=requested or None,
         ))
 
     def log_status(self, running: Optional[JobCounts] = None) -> None:

@@ -5,7 +5,7 @@ depends on this module's class names.
 """
 import os
 import time
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from redun_fast.pids import HOST, alive
 
@@ -26,9 +26,16 @@ class JobRecord(NamedTuple):
     worker: Optional[str] = None  # the process that ran it, "host:pid"
     cpu: Optional[float] = None  # CPU seconds (its share of its batch's, see protocol.Usage)
     peak: Optional[int] = None  # bytes: the peak resident memory of its batch's process
+    # The executor batch it ran in, measured in the worker: (its start as a time.time(), its
+    # wall seconds, how many jobs it ran one after the other); None if not measured.
+    batch: Optional[Tuple[float, float, int]] = None
 
     @property
     def duration(self) -> float:
+        """How long it ran: its share of its batch's wall time where that was measured (a
+        batch of one: exactly), else from its dispatch until its value was final."""
+        if self.batch is not None:
+            return self.batch[1] / self.batch[2]
         return self.end - self.start
 
 
@@ -46,6 +53,9 @@ class ExecutionRecord(NamedTuple):
     # for `redun_fast run --rerun` (None for other roots, or arguments too big to keep).
     root_call: Optional[bytes] = None
     result: Optional[str] = None  # the run's value, as a bounded repr (output.short_repr)
+    # What executors asked for each task (Slurm: cpus, memory bytes, time seconds), for the
+    # report to set beside what its jobs used (Executor.requested).
+    requested: Optional[Dict[str, Dict[str, Any]]] = None
 
     @property
     def shown_state(self) -> str:

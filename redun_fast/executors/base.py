@@ -32,6 +32,12 @@ class Executor:
         """Stop the workers (Scheduler.close(), interpreter exit, Ctrl-C); jobs still running
         are abandoned and their results dropped. `start` may start them again."""
 
+    def requested(self) -> Dict[str, Dict[str, Any]]:
+        """What was asked for each task whose jobs it ran, by task full name, for reports to
+        set beside what the jobs used: {"cpus": 2, "memory": bytes, "time": seconds} (the
+        keys it knows); {} for executors that ask for nothing (a local pool)."""
+        return {}
+
 
 class Outstanding:
     """The jobs an executor holds and has not delivered yet, for executors with a thread of

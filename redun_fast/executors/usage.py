@@ -23,6 +23,7 @@ from redun_fast.pids import HOST
 class Usage(NamedTuple):
     """A batch's cost, sent back with its results (protocol.py), kept on each of its jobs."""
     worker: str  # "host:pid"
+    started: float  # time.time() in the worker when the batch began
     seconds: float  # wall time
     cpu: Optional[float]  # CPU seconds of the process and its waited-for children
     peak: Optional[int]  # bytes
@@ -43,16 +44,16 @@ class Meter:
     def start(self) -> tuple:
         if self._can_reset:
             _reset_peak()
-        return (time.perf_counter(), self._cpu(), _children_peak())
+        return (time.time(), time.perf_counter(), self._cpu(), _children_peak())
 
     def stop(self, started: tuple, jobs: int) -> Usage:
-        wall, cpu, children = started
+        began, wall, cpu, children = started
         seconds = time.perf_counter() - wall
         peak = _peak() if self._can_reset else self._process.memory_info().rss
         grown = _children_peak()
         if grown > children:  # a child reached a new high during this batch
             peak = max(peak or 0, grown)
-        return Usage(self.worker, seconds, self._cpu() - cpu, peak, max(jobs, 1))
+        return Usage(self.worker, began, seconds, self._cpu() - cpu, peak, max(jobs, 1))
 
     def _cpu(self) -> float:
         times = self._process.cpu_times()

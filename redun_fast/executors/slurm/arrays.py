@@ -157,7 +157,9 @@ class ArraySlurmExecutor(SlurmExecutor):
                 array, index = orphan
                 array.elements.setdefault(index, []).append(job)
                 continue
-            flags = sbatch_flags({**self.options, **job.task.task_options})  # checked: @task
+            options = {**self.options, **job.task.task_options}
+            self.note_requested(job.task, options)
+            flags = sbatch_flags(options)  # checked: @task
             groups.setdefault(flags, []).append(job)
         for flags, group in groups.items():
             self._submit_array(flags, group, alone)

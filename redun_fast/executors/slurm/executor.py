@@ -11,11 +11,11 @@
 `PosixPath`; both take every argument, each reading its own.
 """
 import os
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from redun_fast.errors import TaskOptionError
 from redun_fast.executors.base import Executor
-from redun_fast.executors.slurm.options import SLURM_OPTIONS, sbatch_flags
+from redun_fast.executors.slurm.options import SLURM_OPTIONS, requested_resources, sbatch_flags
 from redun_fast.options import unknown_options_message
 
 MODES = ("workers", "arrays")
@@ -111,6 +111,15 @@ class SlurmExecutor(Executor):
         self.sbatch_calls = 0  # for tests and benchmarks
         self.elements_submitted = 0
         self.array_ids: list = []  # Slurm job ids of the arrays submitted
+        self._requested: Dict[str, Dict[str, Any]] = {}  # task full name -> resources
+
+    def note_requested(self, task: Any, options: Dict[str, Any]) -> None:
+        """Keep what a task's jobs ask for (its options over the executor's), for reports."""
+        if task.fullname not in self._requested:
+            self._requested[task.fullname] = requested_resources(options)
+
+    def requested(self) -> Dict[str, Dict[str, Any]]:
+        return dict(self._requested)
 
     def use_folder(self, folder: str) -> None:
         if self.staging_dir is None:

@@ -100,6 +100,26 @@ def sbatch_flags(options: Dict[str, Any]) -> Tuple[str, ...]:
     return tuple(flags) + tuple(options.get("sbatch_args") or ())
 
 
+def memory_bytes(value: Any) -> Optional[int]:
+    """A checked `memory` option in bytes: GiB as a number, or a Slurm size ("500M", "4G";
+    megabytes without a unit, as sbatch reads it); None when unset."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return int(value * 2**30)
+    unit = value[-1] if value[-1] in "KMGT" else "M"
+    return int(value.rstrip("KMGT")) * 2 ** (10 * "KMGT".index(unit) + 10)
+
+
+def requested_resources(options: Dict[str, Any]) -> Dict[str, Any]:
+    """What a task's (checked) options ask of Slurm, in numbers a report can compare with
+    what its jobs used: cpus, gpus, memory (bytes), time (seconds); unset ones left out."""
+    found = {"cpus": options.get("cpus"), "gpus": options.get("gpus") or None,
+             "memory": memory_bytes(options.get("memory")),
+             "time": time_seconds(options.get("time"))}
+    return {key: value for key, value in found.items() if value is not None}
+
+
 def time_seconds(value: Any) -> Optional[int]:
     """A checked `time` option in seconds: minutes as an int, or a Slurm time ("MM",
     "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS"); None when unset."""

@@ -164,7 +164,9 @@ class WorkerSlurmExecutor(SlurmExecutor):
             by_task.setdefault(job.task, []).append(job)
         with self._lock:
             for task, task_jobs in by_task.items():
-                group = self._group({**self.options, **task.task_options})
+                options = {**self.options, **task.task_options}
+                self.note_requested(task, options)
+                group = self._group(options)
                 if group.feeder.broken is not None:
                     self._outstanding.deliver(
                         [(job, False, group.feeder.broken) for job in task_jobs])
