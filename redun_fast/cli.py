@@ -28,6 +28,7 @@ from redun_fast.config import CACHE_DIR_ENV, CONFIG_ENV, ConfigError, check_conf
 from redun_fast.errors import SecurityError
 from redun_fast.output import JobCounts, trim_string
 from redun_fast.report import write as write_report
+from redun_fast.run_log import execution_log_path
 
 
 def _when(timestamp: float) -> str:
@@ -73,6 +74,9 @@ def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
         print(f"  result   {execution.result}")
     if execution.error:
         print(f"  error    {execution.error}")
+    job_log = execution_log_path(store.path, execution.id)
+    if os.path.exists(job_log):
+        print(f"  job log  {job_log}")
     print()
     counts = JobCounts.from_dict(execution.counts)
     for line in counts.table(datetime.datetime.fromtimestamp(execution.end or execution.start)):

@@ -5,6 +5,7 @@ Arguments follow the parameters' annotations (or their defaults' types): int, fl
 bool as --flag/--no-flag, and lists as repeated values or commas (--samples a b, --samples a,b).
 """
 import argparse
+import contextlib
 import enum
 import importlib
 import importlib.util
@@ -16,7 +17,7 @@ import pickle
 import sys
 import traceback
 import typing
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, NamedTuple, Optional
 
 from redun_fast.cache.base import CacheError
 from redun_fast.config import ConfigError, config_context, executor_settings, load_config
@@ -26,6 +27,7 @@ from redun_fast.errors import DryRunResult, SecurityError
 from redun_fast.expression import Expression
 from redun_fast.output import format_task_call, task_traceback
 from redun_fast.redun_ini import read_redun_ini
+from redun_fast.run_log import JobLinesToFile
 from redun_fast.scheduler import Scheduler
 from redun_fast.task import Task, get_task_registry
 from redun_fast.value import get_type_registry
@@ -70,6 +72,9 @@ def add_run_command(commands: Any, global_options: argparse.ArgumentParser) -> N
     run.add_argument("--pdb", action="store_true",
                      help="on an error, start the debugger where it was raised")
     run.add_argument("--quiet", action="store_true", help="no job log lines, only the result")
+    run.add_argument("--verbose", action="store_true", help=(
+        "on a terminal, show each job's log line as it comes (by default they go to the "
+        "execution's log file in the cache folder, and the terminal shows the progress)"))
     run.add_argument("--log-level", default="INFO",
                      choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.set_defaults(func=cmd_run)
@@ -305,32 +310,51 @@ def cmd_run(args: argparse.Namespace) -> int:
         scheduler.logger.setLevel(logging.WARNING if args.quiet else args.log_level)
         call = (rerun_call(scheduler.store, args.task, args.task_args) if args.rerun
                 else task_call(task, kwargs))
+        to_file = sys.stderr.isatty() and not (args.verbose or args.quiet or args.dryrun)
+        job_log = JobLinesToFile(scheduler, config["cache.dir"][0]) if to_file else None
         try:
-            result = scheduler.run(call, cache=not args.no_cache, dryrun=args.dryrun,
-                                   exec_argv=["redun_fast", *args.argv])
-        except DryRunResult as dry:
-            cached = scheduler.job_counts.get_all()["CACHED"]
-            print(f"Dryrun: {cached} jobs cached, {len(dry.would_run)} would run "
-                  "(and the jobs that need their results):")
-            for job in dry.would_run:
-                print(f"  {format_task_call(job.task, job.args, job.kwargs)}")
-            return 0
-        except KeyboardInterrupt:
-            done = scheduler.job_counts.get_all()["DONE"]
-            print(f"redun_fast run: interrupted; the {done:,} jobs that finished are committed, "
-                  "and a rerun resumes from them", file=sys.stderr)
-            return 130
-        except Exception as error:
-            if args.pdb:  # as redun's --pdb: look at the failure where it happened
-                print("Uncaught exception. Entering post-mortem debugging.", file=sys.stderr)
-                pdb.post_mortem(sys.exc_info()[2])
-            if not scheduler.logger.isEnabledFor(logging.INFO):  # its traceback was not logged
-                print("".join(task_traceback(error)), end="", file=sys.stderr)
-            print(f"redun_fast run: the run failed: {type(error).__name__}: {error}",
-                  file=sys.stderr)
-            return 1
+            with job_log or contextlib.nullcontext():
+                result = _run(scheduler, call, args)
+        finally:
+            if job_log is not None and job_log.path is not None:
+                print(f"[redun] This execution's job log: {job_log.path}", file=sys.stderr)
+    if isinstance(result, _Exit):
+        return result.code
     print(result)
     return 0
+
+
+class _Exit(NamedTuple):
+    code: int
+
+
+def _run(scheduler: Scheduler, call: Any, args: argparse.Namespace) -> Any:
+    """The run's result, or how `redun_fast run` exits (_Exit) when it has none to print."""
+    try:
+        result = scheduler.run(call, cache=not args.no_cache, dryrun=args.dryrun,
+                               exec_argv=["redun_fast", *args.argv])
+    except DryRunResult as dry:
+        cached = scheduler.job_counts.get_all()["CACHED"]
+        print(f"Dryrun: {cached} jobs cached, {len(dry.would_run)} would run "
+              "(and the jobs that need their results):")
+        for job in dry.would_run:
+            print(f"  {format_task_call(job.task, job.args, job.kwargs)}")
+        return _Exit(0)
+    except KeyboardInterrupt:
+        done = scheduler.job_counts.get_all()["DONE"]
+        print(f"redun_fast run: interrupted; the {done:,} jobs that finished are committed, "
+              "and a rerun resumes from them", file=sys.stderr)
+        return _Exit(130)
+    except Exception as error:
+        if args.pdb:  # as redun's --pdb: look at the failure where it happened
+            print("Uncaught exception. Entering post-mortem debugging.", file=sys.stderr)
+            pdb.post_mortem(sys.exc_info()[2])
+        if not scheduler.logger.isEnabledFor(logging.INFO):  # its traceback was not logged
+            print("".join(task_traceback(error)), end="", file=sys.stderr)
+        print(f"redun_fast run: the run failed: {type(error).__name__}: {error}",
+              file=sys.stderr)
+        return _Exit(1)
+    return result
 
 
 def run_main(args: argparse.Namespace) -> Optional[int]:

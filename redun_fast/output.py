@@ -13,6 +13,14 @@ from redun_fast._status import JobStatus
 STATUSES = tuple(status.name for status in sorted(JobStatus) if status >= 0)
 
 logger = logging.getLogger("redun_fast")
+# Marks the log records of one job's status change ("Run    Job 1a2b3c4d: ..."): one per job,
+# millions in a big run, which `redun_fast run` on a terminal sends to a file (run_log.py).
+JOB_LINE = {"redun_fast_job_line": True}
+
+
+def is_job_line(record: logging.LogRecord) -> bool:
+    return getattr(record, "redun_fast_job_line", False)
+
 if not logger.handlers:
     _handler = logging.StreamHandler()
     _handler.setFormatter(logging.Formatter("[redun] %(message)s"))

@@ -26,7 +26,7 @@ from redun_fast.errors import DryRunResult, SchedulerError, StaleResultError  # 
 from redun_fast.executors.base import run_job
 from redun_fast.limits import Limits
 from redun_fast.progress import Progress
-from redun_fast.output import JobCounts, format_task_call
+from redun_fast.output import JOB_LINE, JobCounts, format_task_call
 
 # Group commit: results and job records are written at most this often, or when this many wait.
 FLUSH_INTERVAL = 0.05
@@ -254,4 +254,6 @@ class Reduction:
         """The ledger's log of status changes: `Run    Job 1a2b3c4d:  ns.add(a=1, b=2) on ...`."""
         call = format_task_call(job.task, job.args, job.kwargs)
         job_id = f"{job.id:016x}"[:8]
-        self.logger.info(f"{action} Job {job_id}:  {call}{suffix}")
+        # A failure is shown wherever the log goes; the others may go to a file (run_log.py).
+        self.logger.info(f"{action} Job {job_id}:  {call}{suffix}",
+                         extra=None if action.startswith("***") else JOB_LINE)

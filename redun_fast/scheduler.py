@@ -148,6 +148,7 @@ class Scheduler:
         for name, spec in (executors or {}).items():
             self._add_executor(name, spec)
         self.job_counts = JobCounts()
+        self.execution_id: Optional[str] = None  # of the run going on, or of the last one
         # Workers live as long as the Scheduler (or until close()), not just one run.
         self._finalizer = weakref.finalize(self, _stop_executors, self.executors)
 
@@ -214,6 +215,7 @@ class Scheduler:
             call = trim_string(repr(expr))
             shown = shlex.quote(call)
         execution = new_execution(str(uuid.uuid4()), call, root_call)
+        self.execution_id = execution.id
         self.store.commit(execution=execution)
         self.log(f"Start Execution {execution.id}:  redun {shown}")
         reduction = Reduction(self, use_cache=cache, dryrun=dryrun,

@@ -31,10 +31,12 @@ def test_command_lines_run(tmp_path):
     assert len(commands) >= 8
     env = {**os.environ, "REDUN_FAST_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("REDUN_FAST_CONFIG", None)
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # what they write stays in tmp_path
     for command in commands:
-        out = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True,
+        out = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True,
                              text=True, timeout=120)
         assert out.returncode == 0, f"{command}\n{out.stderr}"
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
 
 
 def test_config_file_block_parses(tmp_path):
