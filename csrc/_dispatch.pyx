@@ -140,6 +140,8 @@ cdef class Dispatch:
                 if type(data) is tuple:  # postprocessing replaced values inside the result
                     data, value = data
                 job.result_hash = _result_hash(data)
+                if (<bytes>data)[0] == CHECKED:  # it returned files: who wrote them is kept
+                    self.ledger.note_files(job, value)
             self.ledger.store(job.eval_hash, data)
             self.graph.wait_for(job, value)  # the result may hold more expressions to reduce
             if job.state == PENDING:

@@ -20,6 +20,7 @@ cdef class RunLedger:
         self.to_store = []
         self.pinned = []
         self.log = None
+        self.calls = {}
 
     cdef int set_status(self, Job job, int status) except -1:
         """Move the job to the `status` column of its task's row."""
@@ -67,7 +68,17 @@ cdef class RunLedger:
         cdef JobRecords records = self.job_records
         records.add(job.id, job.task.fullname, job.eval_hash, status, job.started, _now(),
                     error, job.parent_job, job.result_hash, records.cost(job.executor, job.usage))
+        if self.calls:  # (empty but for runs whose jobs return files)
+            call = self.calls.pop(job.id, None)
+            if call is not None:
+                records.calls[records.n - 1] = call
         return 0
+
+    cpdef note_files(self, Job job, object value):
+        """`job` returned files (`value` holds File or Dir values): its record keeps its call
+        and the paths it read and returned, for `redun_fast log --file`."""
+        from redun_fast.provenance import describe  # (here: it imports what imports us)
+        self.calls[job.id] = describe(job.task, job.args, job.kwargs, value)
 
     cpdef store(self, bytes eval_hash, bytes data):
         """A result to commit: kept until `take`."""

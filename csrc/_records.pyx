@@ -9,15 +9,15 @@ it cost is measured per executor batch (executors/usage.py), so it is kept once 
 a small table the records index. Blob layout (little-endian):
 
     b"RFJ4", n (u32), length of meta (u32), meta = pickle((task names, {index: error text},
-    costs)), job ids (u64 * n), task name index (u32 * n), eval hashes (16 B * n), status (u8 *
-    n: a JobStatus), start (f64 * n), end (f64 * n), parent job ids (u64 * n: 0 for the
-    root's), result hashes (u64 * n: xxh3-64 of the result as stored; 0 if none), cost
-    index (u32 * n)
+    costs, {index: provenance.Call})), job ids (u64 * n), task name index (u32 * n), eval
+    hashes (16 B * n), status (u8 * n: a JobStatus), start (f64 * n), end (f64 * n),
+    parent job ids (u64 * n: 0 for the root's), result hashes (u64 * n: xxh3-64 of the
+    result as stored; 0 if none), cost index (u32 * n)
 
 costs is a list of (executor, worker "host:pid", CPU seconds per job, peak bytes, (batch
-start, batch seconds, jobs in the batch)), entry 0 all None (not known). Older batches are read too: b"RFJ2" (the first six columns), b"RFJ1"
-(the same, statuses coded 0 DONE, 1 CACHED, 2 FAILED) and, before that, pickled lists of
-tuples.
+start, batch seconds, jobs in the batch)), entry 0 all None (not known). Older batches are
+read too: b"RFJ2" (the first six columns), b"RFJ1" (the same, statuses coded 0 DONE,
+1 CACHED, 2 FAILED) and, before that, pickled lists of tuples.
 """
 import pickle
 import struct
@@ -58,6 +58,7 @@ cdef class JobRecords:
         self.names = []
         self.name_index = {}
         self.errors = {}
+        self.calls = {}
         self.costs = [_NO_COST]
         self.cost_index = {}
         self.last_usage = None
@@ -132,12 +133,14 @@ cdef class JobRecords:
         them."""
         job_id, task_name, eval_hash, status, started, ended, error = record[:7]
         parent, result = (tuple(record[7:9]) + (0, 0))[:2]
-        cost = tuple(record[9:]) + _NO_COST[len(record[9:]):]
+        cost = tuple(record[9:14]) + _NO_COST[len(record[9:14]):]
         self.add(job_id, task_name, eval_hash, JobStatus[status].value, started, ended, error,
                  parent, result, 0 if cost == _NO_COST else self.cost_entry(cost))
+        if len(record) > 14 and record[14] is not None:
+            self.calls[self.n - 1] = record[14]
 
     def encode(self) -> bytes:
-        meta = pickle.dumps((self.names, self.errors, self.costs), protocol=5)
+        meta = pickle.dumps((self.names, self.errors, self.costs, self.calls), protocol=5)
         parts = [_HEADER.pack(MAGIC, self.n, len(meta)), meta]
         for column in self.columns():
             if _BIG_ENDIAN:
@@ -154,11 +157,11 @@ cdef class JobRecords:
         """The records as tuples, in the order they were added: the fields of
         cache.records.JobRecord (None for what is not known)."""
         names, errors, hashes, costs = self.names, self.errors, self.hashes.tobytes(), self.costs
-        parents = self.parents
+        parents, calls = self.parents, self.calls
         return [(self.ids[i], names[self.tasks[i]], hashes[16 * i:16 * i + 16],
                  _STATUS_NAMES[self.statuses[i]], self.starts[i], self.ends[i], errors.get(i),
                  parents[i], self.results[i])
-                + costs[self.usages[i]]
+                + costs[self.usages[i]] + (calls.get(i),)
                 for i in range(self.n)]
 
     def __iter__(self):
@@ -176,7 +179,7 @@ def decode(bytes data) -> list:
     meta = pickle.loads(data[offset:offset + meta_size])
     records.names, records.errors = meta[0], meta[1]
     if magic == MAGIC:
-        records.costs = meta[2]
+        records.costs, records.calls = meta[2], meta[3]
     offset += meta_size
     columns = []
     for number, typecode in enumerate(_COLUMNS if magic == MAGIC else _COLUMNS[:_RFJ2_COLUMNS]):

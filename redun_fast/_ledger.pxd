@@ -11,6 +11,7 @@ cdef class RunLedger:
     cdef public list to_store  # (eval hash, serialized result) waiting for the next commit
     cdef public list pinned  # eval hashes to keep from `cache prune` while the run goes on
     cdef public object log  # log(action, job, suffix) while the logger shows INFO, else None
+    cdef dict calls  # job id -> provenance.describe(...), for jobs that returned files
 
     cdef int set_status(self, Job job, int status) except -1
     cpdef waiting(self, Job job)
@@ -19,5 +20,6 @@ cdef class RunLedger:
     cpdef done(self, Job job)
     cpdef failed(self, Job job, object error)
     cdef int record(self, Job job, int status, object error) except -1
+    cpdef note_files(self, Job job, object value)
     cpdef store(self, bytes eval_hash, bytes data)
     cpdef pin(self, bytes eval_hash)

@@ -24,6 +24,7 @@ cdef class JobRecords:
     cdef list names  # task names
     cdef dict name_index
     cdef dict errors  # record index -> error text (failed jobs only)
+    cdef dict calls  # record index -> provenance.Call (jobs that returned files only)
     # Where jobs ran and what they cost, one entry per executor batch: (executor, worker,
     # CPU seconds per job, peak bytes, (batch start, batch seconds, jobs in the batch));
     # costs[0] is all None (nothing known: a cached job).

@@ -4,6 +4,7 @@
     redun_fast log                     recent executions
     redun_fast log EXEC_ID             one execution: its call, result, JOB STATUS table, costs
                                        per task and failed jobs (--jobs, --tree, --json)
+    redun_fast log --file PATH         the job that wrote a file, its call, the files it read
     redun_fast report [EXEC_ID] [-o F]  an execution as one self-contained HTML page
     redun_fast cache stats             entries, values, runs and bytes on disk
     redun_fast cache clear             remove every result and run record
@@ -27,6 +28,7 @@ from redun_fast.cli_run import add_run_command, run_main
 from redun_fast.config import CACHE_DIR_ENV, CONFIG_ENV, ConfigError, check_config, load_config
 from redun_fast.errors import SecurityError
 from redun_fast.output import JobCounts, trim_string
+from redun_fast.provenance import file_writers, local_path
 from redun_fast.report import write as write_report
 from redun_fast.run_log import execution_log_path
 
@@ -40,6 +42,8 @@ def _duration(seconds: Optional[float]) -> str:
 
 
 def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
+    if args.file is not None:
+        return _log_file(store, args)
     executions = store.executions()
     if args.execution is None:
         if args.json:
@@ -100,6 +104,29 @@ def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
             print(f"    {count:>8,}  {task_name}: {kind}")
     print(f"\n(`redun_fast log {execution.id[:8]} --jobs` lists its jobs, `--tree` who called "
           "whom, `redun_fast report` draws it)")
+    return 0
+
+
+def _log_file(store: LmdbStore, args: argparse.Namespace) -> int:
+    """Which job wrote a file: its call, the files it read, its execution."""
+    writers = list(file_writers(store, args.file))
+    if not writers:
+        raise CacheError(f"no job recorded in {store.path} returned {args.file!r} (or a Dir "
+                         "holding it): a job's record names the files in its result")
+    execution, job, returned = writers[0]
+    call, read, _ = job.call
+    if args.json:
+        return _print_json({"file": returned, "job": _job_json(job), "call": call, "read": read,
+                            "execution": _execution_json(execution),
+                            "earlier": len(writers) - 1})
+    print(f"{returned}" + (f" (holds {args.file})" if returned != local_path(args.file)
+                           else ""))
+    print(f"  written by job {job.job_id:016x}: {call}")
+    print(f"  in execution {execution.id} ({_when(execution.start)}, "
+          f"{execution.shown_state}): {trim_string(execution.call, 80)}")
+    print("  it read   " + ("\n" + " " * 12).join(read) if read else "  it read   no files")
+    if len(writers) > 1:
+        print(f"  ({len(writers) - 1} earlier job(s) returned it too; `--json` for scripts)")
     return 0
 
 
@@ -217,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     log = commands.add_parser("log", help="list executions, or show one", parents=[after],
                               description="Examples:\n  redun_fast log\n  redun_fast log 1a2b3c4d\n"
                               "  redun_fast log 1a2b3c4d --jobs\n  redun_fast log 1a2b3c4d --tree\n"
-                              "  redun_fast log --json",
+                              "  redun_fast log --json\n  redun_fast log --file results/a.bam",
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     log.add_argument("execution", nargs="?", help="an execution id or its first characters")
     log.add_argument("--limit", type=int, default=20, help="how many executions to list")
@@ -229,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--fold", type=int, default=300, metavar="N",
                      help="with --tree: show N children of a job, count the rest (default 300)")
     log.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    log.add_argument("--file", metavar="PATH", help=(
+        "the job that wrote PATH (it returned it as a File, or a Dir holding it): its call, "
+        "the files it read, its execution"))
     log.set_defaults(func=cmd_log)
     report = commands.add_parser(
         "report", help="write an execution's report: one self-contained HTML file",

@@ -347,7 +347,7 @@ def test_job_records_written_in_the_first_column_format_are_still_read(tmp_path)
 
 
 # What a record written before parents, result hashes and usage were kept says of them.
-UNKNOWN_PROVENANCE = (0, 0, None, None, None, None, None)
+UNKNOWN_PROVENANCE = (0, 0, None, None, None, None, None, None)
 
 
 def test_opening_a_store_that_another_process_grew_adopts_its_size(tmp_path):

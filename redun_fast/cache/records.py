@@ -29,6 +29,9 @@ class JobRecord(NamedTuple):
     # The executor batch it ran in, measured in the worker: (its start as a time.time(), its
     # wall seconds, how many jobs it ran one after the other); None if not measured.
     batch: Optional[Tuple[float, float, int]] = None
+    # A job that returned files: (its call, the paths it read, the paths it returned), see
+    # provenance.py; None for the others.
+    call: Optional[Tuple[str, Tuple[str, ...], Tuple[str, ...]]] = None
 
     @property
     def duration(self) -> float:
