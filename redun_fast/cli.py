@@ -44,8 +44,8 @@ def _duration(seconds: Optional[float]) -> str:
 def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
     if args.file is not None:
         return _log_file(store, args)
-    executions = store.executions()
     if args.execution is None:
+        executions = store.executions()
         if args.json:
             return _print_json([_execution_json(e) for e in executions[: args.limit]])
         print(f"{'EXECUTION':10} {'START':19} {'DURATION':>10} {'STATE':11} "
