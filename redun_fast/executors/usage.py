@@ -7,10 +7,11 @@ _records.pyx), exact for the batch of one that a long job gets (the feeder sizes
 a couple of milliseconds of work).
 
 CPU time counts the process and the children it waited for (a `script` task's tools, run in
-a shell), from psutil. Peak memory is the process's resident high-water mark over the batch:
-on Linux the mark is reset before the batch (/proc/self/clear_refs) and read after it
-(VmHWM); a child that grew past it (a tool) counts too. Elsewhere it is the resident size at
-the batch's end, a lower bound.
+a shell): os.times(), one system call (psutil reads the same counters from /proc at 25 times
+the cost, and its import would delay every worker's first batch). Peak memory is the
+process's resident high-water mark over the batch: on Linux the mark is reset before the
+batch (/proc/self/clear_refs) and read after it (VmHWM); a child that grew past it (a tool)
+counts too. Elsewhere it is the resident size at the batch's end (psutil), a lower bound.
 """
 import os
 import resource
@@ -34,12 +35,14 @@ class Meter:
     """Measures batches in this process (a pool worker, a pilot, an array element)."""
 
     def __init__(self) -> None:
-        import psutil  # imported in workers only: the scheduler needs none of it
-
         self.pid = os.getpid()
         self.worker = f"{HOST}:{self.pid}"
-        self._process = psutil.Process(self.pid)
         self._can_reset = _reset_peak()
+        self._process = None
+        if not self._can_reset:  # no VmHWM to reset and read: ask psutil for the RSS
+            import psutil
+
+            self._process = psutil.Process(self.pid)
 
     def start(self) -> tuple:
         if self._can_reset:
@@ -55,8 +58,9 @@ class Meter:
             peak = max(peak or 0, grown)
         return Usage(self.worker, began, seconds, self._cpu() - cpu, peak, max(jobs, 1))
 
-    def _cpu(self) -> float:
-        times = self._process.cpu_times()
+    @staticmethod
+    def _cpu() -> float:
+        times = os.times()
         return times.user + times.system + times.children_user + times.children_system
 
 
