@@ -35,11 +35,12 @@ class ExecutionLog(logging.Handler):
         self.scheduler = scheduler
         self.setFormatter(formatter)
         self.path: Optional[str] = None
+        self._execution_id: Optional[str] = None  # whose file is open
         self._file: Optional[TextIO] = None
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            if self.path != execution_log_path(self.cache_dir, self.scheduler.execution_id):
+            if self._execution_id != self.scheduler.execution_id:  # a new run began
                 self._open()
             self._file.write(self.format(record) + "\n")
         except Exception:  # a full disk must not end the run: logging's own policy
@@ -48,7 +49,8 @@ class ExecutionLog(logging.Handler):
     def _open(self) -> None:
         if self._file is not None:
             self._file.close()
-        self.path = execution_log_path(self.cache_dir, self.scheduler.execution_id)
+        self._execution_id = self.scheduler.execution_id
+        self.path = execution_log_path(self.cache_dir, self._execution_id)
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
         self._file = open(self.path, "a", encoding="utf-8")
 
