@@ -58,8 +58,9 @@ cdef class RunLedger:
         self.record(job, job.status, None)
 
     cpdef failed(self, Job job, object error):
-        if self.log is not None:
-            self.log("*** Reject", job, ":")
+        if self.log is not None:  # the error on the line: the traceback comes once, at the end
+            shown = f"{type(error).__name__}: {error}".splitlines()[0]
+            self.log("*** Reject", job, f": {shown[:197] + '...' if len(shown) > 200 else shown}")
         self.set_status(job, FAILED)
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         self.record(job, FAILED, text[-4000:])
