@@ -52,10 +52,15 @@ def failure_kinds(failed: Sequence[JobRecord]) -> "collections.Counter[tuple]":
     return collections.Counter((job.task_name, error_kind(job.error)) for job in failed)
 
 
-def error_kind(error: Optional[str]) -> str:
-    """The exception's type, from the last line of a stored traceback ("ValueError: ...")."""
+def error_line(error: Optional[str]) -> str:
+    """The last line of a stored traceback: the exception ("ValueError: bad input")."""
     lines = (error or "").strip().splitlines()
-    return lines[-1].split(":", 1)[0] if lines else "(no error text)"
+    return lines[-1] if lines else "(no error text)"
+
+
+def error_kind(error: Optional[str]) -> str:
+    """The exception's type, from a stored traceback ("ValueError")."""
+    return error_line(error).split(":", 1)[0]
 
 
 def call_tree(jobs: Sequence[JobRecord], fold: int = 300) -> Iterator[str]:

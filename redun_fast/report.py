@@ -18,10 +18,10 @@ import math
 import statistics
 import time
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 from redun_fast.accounting import (
-    TaskSummary, failure_kinds, format_bytes, format_seconds, task_summaries)
+    TaskSummary, error_line, failure_kinds, format_bytes, format_seconds, task_summaries)
 from redun_fast.cache.records import ExecutionRecord, JobRecord
 from redun_fast.output import JobCounts
 
@@ -366,7 +366,7 @@ def _failures(jobs: Sequence[JobRecord]) -> str:
         return ""
     shown = "".join(
         f'<details{" open" if i < 3 else ""}><summary><code>{_e(job.task_name)}</code> job '
-        f'{job.job_id:016x}: {_e(_last_line(job.error))}</summary>'
+        f'{job.job_id:016x}: {_e(error_line(job.error))}</summary>'
         f'<pre>{_e((job.error or "")[-3000:])}</pre></details>'
         for i, job in enumerate(failed[:SHOWN_FAILURES]))
     rest = ""
@@ -376,11 +376,6 @@ def _failures(jobs: Sequence[JobRecord]) -> str:
             f"{count:,} {_e(task)}: {_e(kind)}" for (task, kind), count in kinds.most_common())
             + "</p>")
     return f'<h2>Failures ({len(failed):,})</h2>\n<div id="failures">{shown}{rest}</div>'
-
-
-def _last_line(error: Optional[str]) -> str:
-    lines = (error or "").strip().splitlines()
-    return lines[-1] if lines else "(no error text)"
 
 
 _PAGE = """<!DOCTYPE html>
