@@ -8,6 +8,7 @@ takes what it gathered at each commit (`take`). It does no I/O: `log` is the Red
 import traceback
 
 from redun_fast._graph cimport Job
+from redun_fast.output import trim_string
 from redun_fast._records cimport JobRecords, now as _now
 from redun_fast._status cimport NEW, PENDING, RUNNING, FAILED, CACHED, DONE
 
@@ -60,7 +61,7 @@ cdef class RunLedger:
     cpdef failed(self, Job job, object error):
         if self.log is not None:  # the error on the line: the traceback comes once, at the end
             shown = f"{type(error).__name__}: {error}".splitlines()[0]
-            self.log("*** Reject", job, f": {shown[:197] + '...' if len(shown) > 200 else shown}")
+            self.log("*** Reject", job, f": {trim_string(shown)}")
         self.set_status(job, FAILED)
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         self.record(job, FAILED, text[-4000:])
