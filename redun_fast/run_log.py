@@ -40,13 +40,14 @@ class ExecutionLog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            if self._execution_id != self.scheduler.execution_id:  # a new run began
+            if self._file is None or self._execution_id != self.scheduler.execution_id:
                 self._open()
             self._file.write(self.format(record) + "\n")
         except Exception:  # a full disk must not end the run: logging's own policy
             self.handleError(record)
 
     def _open(self) -> None:
+        """The file of the scheduler's current execution (a new run began)."""
         if self._file is not None:
             self._file.close()
         self._execution_id = self.scheduler.execution_id
