@@ -20,6 +20,7 @@ from redun_fast._status cimport PENDING
 
 DEF READS_CACHE = 1  # the task reads the cache (its `cache` option is true)
 DEF IN_SCHEDULER = 2  # the task runs in the scheduler (Task.runs_in_scheduler: root_task)
+DEF JOB_INFO = 4  # the task takes a JobInfo, filled in as its job is planned (job_info.py)
 DEF CHECKED = 86  # ord("V"): cache/serialize.py's mark of a result whose values are checked
 
 # A task that runs in the scheduler only unquotes its argument: the store keeps that it ran,
@@ -39,10 +40,12 @@ cdef class Dispatch:
                        # value); raises an error naming the task
     cdef object not_replayed  # (job, error): its cached result is stale or cannot be loaded
     cdef object label_of  # executor name -> how the log names it ("on processes")
+    cdef object fill_job_info  # job -> None: its JobInfo placeholders filled in
     cdef dict plans  # task -> (mode bits, executor name, its label): read once per task and run
     cdef public Py_ssize_t running  # jobs handed to executors and not back yet
 
-    def __init__(self, Graph graph, loads, load_checked, dumps, not_replayed, label_of=str):
+    def __init__(self, Graph graph, loads, load_checked, dumps, not_replayed, label_of=str,
+                 fill_job_info=None):
         self.graph = graph
         self.ledger = graph.ledger
         self.loads = loads
@@ -50,6 +53,7 @@ cdef class Dispatch:
         self.dumps = dumps
         self.not_replayed = not_replayed
         self.label_of = label_of
+        self.fill_job_info = fill_job_info
         self.plans = {}
         self.running = 0
 
@@ -57,7 +61,8 @@ cdef class Dispatch:
         found = self.plans.get(task)
         if found is None:
             mode = ((READS_CACHE if task.get_option("cache", True) else 0)
-                    | (IN_SCHEDULER if task.runs_in_scheduler else 0))
+                    | (IN_SCHEDULER if task.runs_in_scheduler else 0)
+                    | (JOB_INFO if getattr(task, "takes_job_info", False) else 0))
             name = task.get_option("executor") or "default"
             found = self.plans[task] = (mode, name, self.label_of(name))
         return <tuple>found
@@ -113,6 +118,8 @@ cdef class Dispatch:
             plan = self.plan_of(job.task)
             executor_name = plan[1]
             self.ledger.running(job, plan[2], now)
+            if <int>plan[0] & JOB_INFO:
+                self.fill_job_info(job)
             key = None if <int>plan[0] & IN_SCHEDULER else executor_name
             batch = batches.get(key)
             if batch is None:

@@ -19,6 +19,7 @@ from redun_fast._ledger cimport RunLedger
 from redun_fast._nested cimport leaf_call_hash, scalar
 from redun_fast._nested import find_expressions, substitute
 from redun_fast._status cimport NEW, PENDING, DONE, FAILED
+from redun_fast.context import merge_contexts
 
 DEF SCRAMBLE = 0x9E3779B97F4A7C15  # odd: consecutive job numbers look random in the logs
 
@@ -31,6 +32,17 @@ cdef object _preprocess = None
 def use_preprocess(hook):
     global _preprocess
     _preprocess = hook
+
+
+# Set once a task has a context of its own (Task.update_context): from then on a job's
+# context is looked up where it is created (Graph.job_in_context); until then a job pays one
+# flag test for it.
+cdef bint _job_contexts = False
+
+
+def use_job_contexts():
+    global _job_contexts
+    _job_contexts = True
 
 
 cdef inline _add_parent(Node child, Node parent):
@@ -118,6 +130,7 @@ cdef class Graph:
         self.ledger = ledger
         self.scheduler_node = scheduler_node
         self.context = {}
+        self.job_contexts = {}
         self.nodes = {}
         self.marked = []
         self.jobs = {}
@@ -185,7 +198,7 @@ cdef class Graph:
         else:  # another run reduces this expression at the same time
             self.nodes[id(expr)] = node
 
-    cdef Job leaf_job(self, Expression expr):
+    cdef Job leaf_job(self, Expression expr, unsigned long long parent_job):
         """The job of `expr` if it is a plain call on scalars, `f(1, "a")`, else None.
 
         Such a call has nothing to wait for, so its job is its node in the graph: a fan-out's
@@ -198,7 +211,9 @@ cdef class Graph:
         if eval_hash is None:
             return None
         cdef TaskExpression call = <TaskExpression>expr
-        return self.job_of(call.task, call.args, call.kwargs, eval_hash)
+        if _job_contexts:
+            return self.job_in_context(call.task, call.args, call.kwargs, eval_hash, parent_job)
+        return self.job_of(call.task, call.args, call.kwargs, eval_hash, eval_hash)
 
     cpdef propagate(self):
         """Start new nodes and tell parents about finished nodes until nothing changes."""
@@ -253,7 +268,7 @@ cdef class Graph:
         for expr in exprs:
             child = self.node_of(expr)
             if child is None:
-                child = self.leaf_job(expr)
+                child = self.leaf_job(expr, parent_job)
                 if child is None:
                     child = self.new_node(expr)
                     child.parent_job = parent_job
@@ -321,7 +336,10 @@ cdef class Graph:
             except (HashError, RecursionError) as error:
                 self.fail(node, argument_error(task, args, kwargs, error))
                 return
-        job = self.job_of(task, args, kwargs, eval_hash)
+        if _job_contexts:
+            job = self.job_in_context(task, args, kwargs, eval_hash, node.parent_job)
+        else:
+            job = self.job_of(task, args, kwargs, eval_hash, eval_hash)
         if job.core is None:
             job.core = self
             job.parent_job = node.parent_job
@@ -335,9 +353,10 @@ cdef class Graph:
         else:
             self.fail(node, job.value)
 
-    cdef Job job_of(self, object task, tuple args, dict kwargs, bytes eval_hash):
-        """The job of this call: found by its eval hash, or new (its `core` still unset)."""
-        cdef Job job = self.jobs.get(eval_hash)
+    cdef Job job_of(self, object task, tuple args, dict kwargs, bytes eval_hash, bytes key):
+        """The job of this call: found by its key (its eval hash, see job_in_context), or new
+        (its `core` still unset)."""
+        cdef Job job = self.jobs.get(key)
         if job is None:
             self.job_number += 1
             job = Job.__new__(Job)  # skips __init__'s argument parsing: once per job
@@ -347,8 +366,30 @@ cdef class Graph:
             job.kwargs = kwargs
             job.eval_hash = eval_hash
             job.status = NEW
-            self.jobs[eval_hash] = job
+            self.jobs[key] = job
         return job
+
+    cdef Job job_in_context(self, object task, tuple args, dict kwargs, bytes eval_hash,
+                            unsigned long long parent_job):
+        """job_of, where tasks may have contexts of their own: a job's context is its parent
+        job's, updated by its task's (redun's rule); a call made in two contexts is two jobs,
+        since what it returns may read the context (they share the eval hash, so the cache)."""
+        context = self.job_contexts.get(parent_job)
+        override = getattr(task, "context_override", None)
+        if override:
+            context = merge_contexts([self.context if context is None else context, override])
+        if context is None:
+            return self.job_of(task, args, kwargs, eval_hash, eval_hash)
+        cdef Job job = self.job_of(task, args, kwargs, eval_hash,
+                                   eval_hash + hash_value(context).encode())
+        if job.core is None:
+            self.job_contexts[job.id] = context
+        return job
+
+    cpdef dict context_of(self, unsigned long long job_id):
+        """The context get_context reads in the result of the job `job_id` (0: the root)."""
+        context = self.job_contexts.get(job_id) if self.job_contexts else None
+        return self.context if context is None else context
 
 
 def argument_error(task, tuple args, dict kwargs, error):

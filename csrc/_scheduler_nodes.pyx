@@ -10,7 +10,7 @@ cimport cython
 from redun_fast._graph cimport Node, Graph, remove_parent
 from redun_fast._expression cimport SchedulerExpression, SimpleExpression
 
-from redun_fast.context import get_context_value
+from redun_fast.context import OWN_CONTEXT, get_context_value, merge_contexts
 from redun_fast.expression import LAZY_OPERATIONS
 
 
@@ -179,11 +179,17 @@ cdef class CatchAllNode(ExpressionNode):
 
 @cython.no_gc
 cdef class ContextNode(SimpleNode):
-    """`get_context(path, default)`: the value at `path` in the run's context (graph.context);
-    a default may be an expression."""
+    """`get_context(path, default)`: the value at `path` in the context of the job whose result
+    holds it (graph.context_of); a default may be an expression. A task's own context
+    (Task.update_context) comes with the get_context defaults of its calls, as a keyword."""
 
     cpdef object apply(self, Graph graph, tuple args, dict kwargs):
-        return get_context_value(graph.context, *args, **kwargs)
+        context = graph.context_of(self.parent_job)
+        own = kwargs.get(OWN_CONTEXT)
+        if own is not None:
+            context = merge_contexts([context, own])
+            kwargs = {key: value for key, value in kwargs.items() if key != OWN_CONTEXT}
+        return get_context_value(context, *args, **kwargs)
 
 
 @cython.no_gc

@@ -49,6 +49,7 @@ cdef class TaskNode(Node):
 cdef class Graph:
     cdef public RunLedger ledger  # where jobs' status changes are counted and recorded
     cdef public dict context  # the run's context, read by get_context (redun_fast/context.py)
+    cdef public dict job_contexts  # job id -> its context, where its task has one of its own
     cdef list marked  # the expressions whose _node this run set; unset at release
     cdef public dict nodes
     cdef public dict jobs
@@ -65,7 +66,7 @@ cdef class Graph:
     cdef Node node_of(self, Expression expr)
     cpdef object value_of(self, Expression expr)
     cdef attach(self, Expression expr, Node node)
-    cdef Job leaf_job(self, Expression expr)
+    cdef Job leaf_job(self, Expression expr, unsigned long long parent_job)
     cpdef propagate(self)
     cdef _tell(self, Node parent, Node node)
     cpdef list wait_for(self, Node node, object template)
@@ -73,7 +74,10 @@ cdef class Graph:
     cpdef finish(self, Node node, object value)
     cpdef fail(self, Node node, object error)
     cpdef request_job(self, TaskNode node, tuple args, dict kwargs)
-    cdef Job job_of(self, object task, tuple args, dict kwargs, bytes eval_hash)
+    cdef Job job_of(self, object task, tuple args, dict kwargs, bytes eval_hash, bytes key)
+    cdef Job job_in_context(self, object task, tuple args, dict kwargs, bytes eval_hash,
+                            unsigned long long parent_job)
+    cpdef dict context_of(self, unsigned long long job_id)
 
 
 cdef remove_parent(Node child, Node parent)

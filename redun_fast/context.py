@@ -16,6 +16,10 @@ from typing import Any, Dict, Iterable, Optional
 from redun_fast.builtins import scheduler_task
 from redun_fast.errors import ConfigError
 
+# The keyword under which a get_context default of a task with a context of its own
+# (Task.update_context) carries that context to the scheduler (_scheduler_nodes.ContextNode).
+OWN_CONTEXT = "_task_context"
+
 
 @scheduler_task
 def get_context(var_path: str, default: Any = None) -> Any:

@@ -24,6 +24,7 @@ from redun_fast.cache.serialize import ResultSerializer, load_checked, loads
 # (DryRunResult: importable from here, as before.)
 from redun_fast.errors import DryRunResult, SchedulerError, StaleResultError  # noqa: F401
 from redun_fast.executors.base import run_job
+from redun_fast.job_info import fill_job_info
 from redun_fast.limits import Limits
 from redun_fast.progress import Progress
 from redun_fast.output import JOB_LINE, JobCounts, format_task_call
@@ -59,7 +60,8 @@ class Reduction:
         self.graph = Graph(self.ledger, node_for)
         self.graph.context = context or {}
         self.dispatch = Dispatch(self.graph, loads, load_checked, ResultSerializer().dumps,
-                                 self.not_replayed, scheduler.executor_label)
+                                 self.not_replayed, scheduler.executor_label,
+                                 lambda job: fill_job_info(job, scheduler.execution_id))
         self.scheduler = scheduler
         self.logger: logging.Logger = scheduler.logger
         self.store = scheduler.store

@@ -11,7 +11,6 @@ import shlex
 import signal
 import threading
 import time
-import traceback
 import uuid
 import weakref
 from typing import Any, Dict, Iterator, List, Optional
@@ -61,15 +60,7 @@ def _not_supported(name: str, why: str) -> Any:
 
 
 from redun_fast._graph import Job  # noqa: E402,F401  (redun.scheduler.Job, for annotations)
-
-
-class JobInfo:
-    """redun's JobInfo placeholder argument, which redun_fast does not fill in."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(
-            "redun_fast does not support JobInfo (a job's ids passed to the task): log what you "
-            "need from the task's own arguments, or see `redun_fast log` for job ids")
+from redun_fast.job_info import JobInfo  # noqa: E402,F401  (redun.scheduler.JobInfo)
 
 
 subrun = _not_supported("subrun", "run the expression in this scheduler, with the task option "
@@ -77,6 +68,10 @@ subrun = _not_supported("subrun", "run the expression in this scheduler, with th
 fork_thread = _not_supported("fork_thread", "it forks a Handle, and redun_fast has no Handles")
 join_thread = _not_supported("join_thread", "it joins Handles, and redun_fast has no Handles")
 merge_handles = _not_supported("merge_handles", "redun_fast has no Handles")
+get_current_job = _not_supported(
+    "get_current_job", "a job may run in another process or on a Slurm node, where there is no "
+    "scheduler Job object to return (redun's works only in its thread executor); give the task "
+    "a parameter `job_info: JobInfo = JobInfo()`, which is passed the job's ids wherever it runs")
 
 
 ROOT_CALL_MAX = 1 << 20  # bytes of a root call's arguments kept for --rerun, at most

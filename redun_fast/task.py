@@ -15,7 +15,8 @@ from typing import Any, Callable, Dict, Optional
 
 from redun_fast._core import hash_value
 from redun_fast.errors import TaskNameClashWarning
-from redun_fast.expression import Expression, TaskExpression
+from redun_fast.expression import Expression, SchedulerExpression, TaskExpression
+from redun_fast.job_info import JobInfo
 from redun_fast.options import check_task_options
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -23,6 +24,11 @@ _NAME_RE = re.compile(rf"^{_IDENTIFIER}$")
 _NAMESPACE_RE = re.compile(rf"^({_IDENTIFIER}(\.{_IDENTIFIER})*)?$")
 
 _current_namespace = ""
+
+# Set once a task has a context of its own (update_context): then a call's get_context
+# defaults are copies of their own, since one expression is evaluated once per run, and two
+# calls may now see two contexts.
+_task_contexts = False
 
 
 def namespace(name: Optional[str] = None) -> None:
@@ -87,8 +93,22 @@ def get_task_registry() -> TaskRegistry:
     return _registry
 
 
-def _with_options(task: "Task", options: dict) -> "Task":
-    return task if task._options == options else task.options(**options)
+def _with_options(task: "Task", options: dict, context: Optional[dict] = None) -> "Task":
+    """`task` as it was pickled: with these options and this context of its own."""
+    if task._options != options:
+        task = task.options(**options)
+    return task.update_context(context) if context else task
+
+
+def _is_get_context(default: Any) -> bool:
+    return isinstance(default, SchedulerExpression) and default.task.fullname == "redun.get_context"
+
+
+def _own_copy(default: Any) -> Any:
+    """A get_context default as an expression of this call's own (see _task_contexts)."""
+    if isinstance(default, SchedulerExpression):
+        return SchedulerExpression(default.task, default.args, default.kwargs)
+    return default
 
 
 # How a task pickled by reference is found again. A scheduler takes the task's current
@@ -104,7 +124,8 @@ def require_exact_tasks() -> None:
     _exact_tasks = True
 
 
-def _lookup_task(fullname: str, task_hash: str, module: str, options: dict) -> "Task":
+def _lookup_task(fullname: str, task_hash: str, module: str, options: dict,
+                 context: Optional[dict] = None) -> "Task":
     """Unpickle a task by reference (see require_exact_tasks)."""
     find = _registry.get_by_hash if _exact_tasks else (
         lambda _: _registry.get(fullname) or _registry.get_by_hash(task_hash))
@@ -117,7 +138,7 @@ def _lookup_task(fullname: str, task_hash: str, module: str, options: dict) -> "
             f"task {fullname} with hash {task_hash[:8]} is not defined in this process "
             f"(module {module}); its code changed or was never imported"
         )
-    return _with_options(found, options)
+    return _with_options(found, options, context)
 
 
 def _task_by_value(cls: type, state: dict) -> "Task":
@@ -128,7 +149,7 @@ def _task_by_value(cls: type, state: dict) -> "Task":
         found = cls.__new__(cls)
         found.__dict__.update(state)
         _registry.add(found)
-    return _with_options(found, state["_options"])
+    return _with_options(found, state["_options"], state.get("context_override"))
 
 
 def _awaited(func: Callable) -> Callable:
@@ -142,15 +163,16 @@ def _awaited(func: Callable) -> Callable:
 
 def _lazy_defaults(func: Callable) -> tuple:
     """(position, name, default) of the parameters whose default is an expression, such as
-    get_context(...): a call that leaves them out passes them, so the scheduler evaluates them
-    (positions of keyword-only parameters are past any call's arguments)."""
+    get_context(...), or a JobInfo(): a call that leaves them out passes them, so the scheduler
+    evaluates them, or fills the JobInfo in (positions of keyword-only parameters are past any
+    call's arguments)."""
     try:
         params = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):
         return ()
     lazy = []
     for position, param in enumerate(params):
-        if isinstance(param.default, Expression):
+        if isinstance(param.default, (Expression, JobInfo)):
             keyword_only = param.kind is param.KEYWORD_ONLY
             lazy.append((sys.maxsize if keyword_only else position, param.name, param.default))
     return tuple(lazy)
@@ -224,6 +246,10 @@ class Task:
         self.digest = bytes.fromhex(self.hash)
         self._signature = None
         self._lazy_defaults = _lazy_defaults(func)
+        self.context_override: Optional[dict] = None  # update_context's
+        # The dispatch fills a JobInfo placeholder in (job_info.py) for these tasks only.
+        self.takes_job_info = any(isinstance(default, JobInfo)
+                                  for _, _, default in self._lazy_defaults)
         if inspect.iscoroutinefunction(func):  # redun awaits an async task where it runs
             self.func = _awaited(func)
         self.__doc__ = func.__doc__
@@ -287,14 +313,31 @@ class Task:
         return PartialTask(self, args, kwargs)
 
     def update_context(self, context: Optional[dict] = None, **kwargs: Any) -> "Task":
-        raise NotImplementedError(
-            "redun_fast does not support Task.update_context (a context per job, inherited by "
-            "the jobs it calls): pass the value as an argument, or set the run's context with "
-            "Scheduler(context=...), run(..., context=...) or redun_fast run --context")
+        """A copy of this task whose jobs, and the jobs they call, see the run's context
+        updated by `context` and `kwargs` (nested dicts merged), as redun's: its get_context
+        defaults read it too. Its calls hash apart from the task's (a different context may
+        give a different result); its `hash`, which names its code, stays the task's."""
+        global _task_contexts
+        from redun_fast._graph import use_job_contexts
+        from redun_fast.context import OWN_CONTEXT, merge_contexts
+
+        own = merge_contexts([self.context_override, context, kwargs])
+        clone = self.options()
+        clone.context_override = own
+        clone.digest = bytes.fromhex(hash_value(("Task", self.hash, "context", own)))
+        clone._lazy_defaults = tuple(
+            (position, name, SchedulerExpression(default.task, default.args,
+                                                 {**default.kwargs, OWN_CONTEXT: own})
+             if _is_get_context(default) else default)
+            for position, name, default in self._lazy_defaults)
+        _task_contexts = True
+        use_job_contexts()
+        return clone
 
     def __call__(self, *args: Any, **kwargs: Any) -> TaskExpression:
         if self._lazy_defaults:  # get_context(...) as a default: the call carries it
-            kwargs = {**{name: default for position, name, default in self._lazy_defaults
+            kwargs = {**{name: _own_copy(default) if _task_contexts else default
+                         for position, name, default in self._lazy_defaults
                          if position >= len(args) and name not in kwargs}, **kwargs}
         return TaskExpression(self, args, kwargs)
 
@@ -305,7 +348,8 @@ class Task:
         return f"Task(fullname={self.fullname}, hash={self.hash[:8]})"
 
     def __reduce__(self):
-        return (_lookup_task, (self.fullname, self.hash, self.__module__, self._options))
+        return (_lookup_task, (self.fullname, self.hash, self.__module__, self._options,
+                               self.context_override))
 
     def reduce_by_value(self) -> tuple:
         """How another process that cannot import the task gets it: all of it, its function

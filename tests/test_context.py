@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from redun_fast import Scheduler, get_context, task
+from redun_fast._core import hash_value
 from redun_fast.cache.lmdb_store import LmdbStore
 from redun_fast.context import get_context_value, merge_contexts, parse_context_update
 from redun_fast.errors import ConfigError
@@ -127,3 +128,72 @@ def test_the_context_reaches_tasks_on_the_process_pool():
     with Scheduler(executor="processes", context={"bwa": {"threads": 5}}) as scheduler:
         assert scheduler.run([align("s1"), align("s2")]) == ["s1: 5 threads, fast",
                                                              "s2: 5 threads, fast"]
+
+
+# Task.update_context: a task's own context, seen by its jobs and the jobs they call.
+
+@task()
+def leaf(x, k=get_context("a.k", "unset")):
+    calls.append((x, k))
+    return (x, k)
+
+
+@task()
+def reads():
+    return get_context("a.k", "unset")
+
+
+@task()
+def mid(x):
+    return [leaf(x), reads()]
+
+
+@task(executor="processes")
+def mid_on_a_worker(x):
+    return [leaf(x), leaf.update_context(a={"k": "inner"})(x)]
+
+
+def test_update_context_reaches_the_tasks_defaults_and_the_jobs_it_calls():
+    scheduler = Scheduler(context={"a": {"k": "run", "other": 1}})
+    assert scheduler.run(mid(1)) == [(1, "run"), "run"]
+    assert scheduler.run(mid.update_context(a={"k": "own"})(1)) == [(1, "own"), "own"]
+    assert scheduler.run(mid.update_context({"a": {"k": "dict"}})(1)) == [(1, "dict"), "dict"]
+    assert scheduler.run(leaf.update_context(a={"k": "leaf"})(1)) == (1, "leaf")
+    merged = whole_section_of_a.update_context(a={"k": "own"}).update_context(b=2)
+    assert scheduler.run(merged()) == [{"k": "own", "other": 1}, 2]  # nested dicts merged
+
+
+@task()
+def whole_section_of_a():
+    return [get_context("a"), get_context("b")]
+
+
+def test_one_call_in_two_contexts_in_one_run_is_two_jobs():
+    # reads() is the same call (the same eval hash) under both: each sees its own context.
+    both = [mid(1), mid.update_context(a={"k": "one"})(1), mid.update_context(a={"k": "two"})(1)]
+    assert Scheduler().run(tuple(both)) == ([(1, "unset"), "unset"], [(1, "one"), "one"],
+                                           [(1, "two"), "two"])
+
+
+def test_a_task_with_its_own_context_is_picklable_and_works_from_a_worker():
+    scheduler = Scheduler(context={"a": {"k": "run"}})
+    assert scheduler.run(mid_on_a_worker(2)) == [(2, "run"), (2, "inner")]
+    outer = mid_on_a_worker.update_context(a={"k": "outer"})
+    assert scheduler.run(outer(2)) == [(2, "outer"), (2, "inner")]
+    import pickle
+    again = pickle.loads(pickle.dumps(outer))
+    assert (again.context_override, again.digest, again.hash) == (
+        outer.context_override, outer.digest, mid_on_a_worker.hash)
+
+
+def test_a_tasks_own_context_is_part_of_its_calls_hash_and_a_rerun_is_cached(tmp_path):
+    store = LmdbStore(str(tmp_path / "cache"))
+    first = Scheduler(store=store)
+    assert first.run(mid.update_context(a={"k": "v1"})(3)) == [(3, "v1"), "v1"]
+    again = Scheduler(store=store)
+    assert again.run(mid.update_context(a={"k": "v1"})(3)) == [(3, "v1"), "v1"]
+    assert sum(row[-1] for row in again.job_counts.rows.values()) == 0  # nothing ran
+    changed = Scheduler(store=store)
+    assert changed.run(mid.update_context(a={"k": "v2"})(3)) == [(3, "v2"), "v2"]
+    assert calls == [(3, "v1"), (3, "v2")]
+    assert hash_value(mid.update_context(a={"k": "v1"})(3)) != hash_value(mid(3))

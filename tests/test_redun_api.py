@@ -31,7 +31,8 @@ REDUN_NAMES = {
                            "hash_stream"],
     "redun_fast.scheduler": ["Scheduler", "catch_all", "cond", "catch", "throw", "apply_tags",
                              "get_current_scheduler", "set_current_scheduler", "subrun",
-                             "fork_thread", "join_thread", "merge_handles", "JobInfo", "Job"],
+                             "fork_thread", "join_thread", "merge_handles", "JobInfo", "Job",
+                             "get_current_job"],
     "redun_fast.tools": ["debug_task", "copy_file", "copy_files", "copy_dir", "render_template"],
     "redun_fast.pytest": ["scheduler"],
 }
@@ -45,7 +46,8 @@ def test_every_module_a_redun_program_imports_has_its_names(module):
 
 
 @pytest.mark.parametrize("name, why", [("subrun", "executor="), ("fork_thread", "Handles"),
-                                       ("join_thread", "Handles"), ("merge_handles", "Handles")])
+                                       ("join_thread", "Handles"), ("merge_handles", "Handles"),
+                                       ("get_current_job", "job_info: JobInfo")])
 def test_unsupported_names_say_so_and_why(name, why):
     from redun_fast import scheduler as module
 
@@ -155,15 +157,6 @@ def test_tools_copy_files_and_dirs_as_jobs(tmp_path):
 
 def test_the_pytest_plugin_gives_a_scheduler_fixture(scheduler):
     assert isinstance(scheduler, Scheduler) and scheduler.run(add(1, 2)) == 3
-
-
-def test_job_info_and_update_context_say_why_they_are_not_supported():
-    from redun_fast.scheduler import JobInfo
-
-    with pytest.raises(NotImplementedError, match="does not support JobInfo"):
-        JobInfo()
-    with pytest.raises(NotImplementedError, match="update_context .*--context"):
-        add.update_context({"a": 1})
 
 
 def test_handles_and_s3_datasets_say_why_they_are_not_supported():
