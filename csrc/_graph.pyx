@@ -131,6 +131,7 @@ cdef class Graph:
         self.scheduler_node = scheduler_node
         self.context = {}
         self.job_contexts = {}
+        self.tags = []
         self.nodes = {}
         self.marked = []
         self.jobs = {}

@@ -1,6 +1,7 @@
 # cython: language_level=3
 """The nodes of the expressions the scheduler evaluates itself: lazy operations (`e[0]`,
-`e.attr`, `e + 1`, calls) and the built-ins cond, catch, seq, catch_all and get_context.
+`e.attr`, `e + 1`, calls) and the built-ins cond, catch, seq, catch_all, get_context and
+apply_tags.
 
 Each is a graph node (_graph.pxd) that waits for some expressions, then decides what to wait
 for next or what its value is; the graph core asks `node_for(expr)` for them.
@@ -12,6 +13,7 @@ from redun_fast._expression cimport SchedulerExpression, SimpleExpression
 
 from redun_fast.context import OWN_CONTEXT, get_context_value, merge_contexts
 from redun_fast.expression import LAZY_OPERATIONS
+from redun_fast.tags import check_tags
 
 
 @cython.no_gc
@@ -193,6 +195,23 @@ cdef class ContextNode(SimpleNode):
 
 
 @cython.no_gc
+cdef class TagsNode(SimpleNode):
+    """`apply_tags(value, tags, job_tags, execution_tags)`: the value, once it and the tags are
+    values; the tags are kept for the run's record (graph.tags, see redun_fast/tags.py)."""
+
+    cpdef object apply(self, Graph graph, tuple args, dict kwargs):
+        value, tags, job_tags, execution_tags = applied_tags(*args, **kwargs)
+        graph.tags.append((self.parent_job, value, tags, job_tags, execution_tags))
+        return value
+
+
+def applied_tags(value, tags=(), job_tags=(), execution_tags=()):
+    for given in (tags, job_tags, execution_tags):
+        check_tags(given)
+    return value, tags, job_tags, execution_tags
+
+
+@cython.no_gc
 cdef class ValueNode(SimpleNode):
     """A ValueExpression: its value."""
 
@@ -202,7 +221,7 @@ cdef class ValueNode(SimpleNode):
 
 _BUILTIN_NODES = {"redun.cond": CondNode, "redun.catch": CatchNode, "redun.seq": SeqNode,
                   "redun.catch_all": CatchAllNode, "redun.get_context": ContextNode,
-                  "redun.value_task": ValueNode}
+                  "redun.value_task": ValueNode, "redun.apply_tags": TagsNode}
 
 
 def node_for(expr):

@@ -50,6 +50,8 @@ cdef class Graph:
     cdef public RunLedger ledger  # where jobs' status changes are counted and recorded
     cdef public dict context  # the run's context, read by get_context (redun_fast/context.py)
     cdef public dict job_contexts  # job id -> its context, where its task has one of its own
+    # (job id, value, tags, job_tags, execution_tags) of each apply_tags evaluated (tags.py)
+    cdef public list tags
     cdef list marked  # the expressions whose _node this run set; unset at release
     cdef public dict nodes
     cdef public dict jobs

@@ -67,11 +67,9 @@ def catch_all(exprs: Any, error_class: Any = None, recover: Any = None) -> Any:
     raise TypeError("catch_all() is evaluated by the scheduler; call it inside a workflow")
 
 
+@scheduler_task
 def apply_tags(value: Any, tags: Any = (), job_tags: Any = (), execution_tags: Any = ()) -> Any:
-    """redun's apply_tags: `value` itself. Tags are checked, not recorded (redun_fast keeps no
-    tag index yet)."""
-    from redun_fast.options import check_tags
-
-    for given in (tags, job_tags, execution_tags):
-        check_tags(list(given))
-    return value
+    """redun's apply_tags: `value` itself, once it and the tags are evaluated; `tags` label the
+    value, `job_tags` the job whose result holds this call, `execution_tags` the run (kept in
+    the run's record: tags.py)."""
+    raise TypeError("apply_tags() is evaluated by the scheduler; return it from a task")

@@ -31,6 +31,7 @@ from redun_fast.output import JobCounts, trim_string
 from redun_fast.provenance import file_writers, local_path
 from redun_fast.report import write as write_report
 from redun_fast.run_log import execution_log_path
+from redun_fast.tags import matches, tag_argument, tag_lines
 
 
 def _when(timestamp: float) -> str:
@@ -46,6 +47,8 @@ def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
         return _log_file(store, args)
     if args.execution is None:
         executions = store.executions()
+        if args.tag:
+            executions = [e for e in executions if matches(e.tags, args.tag)]
         if args.json:
             return _print_json([_execution_json(e) for e in executions[: args.limit]])
         print(f"{'EXECUTION':10} {'START':19} {'DURATION':>10} {'STATE':11} "
@@ -78,6 +81,8 @@ def cmd_log(store: LmdbStore, args: argparse.Namespace) -> int:
         print(f"  result   {execution.result}")
     if execution.error:
         print(f"  error    {execution.error}")
+    for i, line in enumerate(tag_lines(execution.tags)):
+        print(f"  {'tags' if i == 0 else '':8} {line}")
     job_log = execution_log_path(store.path, execution.id)
     if os.path.exists(job_log):
         print(f"  job log  {job_log}")
@@ -256,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--fold", type=int, default=300, metavar="N",
                      help="with --tree: show N children of a job, count the rest (default 300)")
     log.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    log.add_argument("-t", "--tag", "--exec-tag", action="append", default=[],
+                     type=tag_argument(value_required=False), metavar="KEY[=VALUE]", help=(
+                         "list only the executions that carry this tag (on the run, a task, a "
+                         "job or a value; repeatable: all must match)"))
     log.add_argument("--file", metavar="PATH", help=(
         "the job that wrote PATH (it returned it as a File, or a Dir holding it): its call, "
         "the files it read, its execution"))

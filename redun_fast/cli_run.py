@@ -7,6 +7,7 @@ bool as --flag/--no-flag, and lists as repeated values or commas (--samples a b,
 import argparse
 import contextlib
 import enum
+import getpass
 import importlib
 import importlib.util
 import inspect
@@ -25,10 +26,12 @@ from redun_fast.context import merge_contexts, parse_context_update, read_contex
 from redun_fast.executors import executor_kinds, make_executor
 from redun_fast.errors import DryRunResult, SecurityError
 from redun_fast.expression import Expression
+from redun_fast.job_info import JobInfo
 from redun_fast.output import format_task_call, task_traceback
 from redun_fast.redun_ini import read_redun_ini
 from redun_fast.run_log import JobLinesToFile
-from redun_fast.scheduler import Scheduler
+from redun_fast.scheduler import Scheduler, new_execution_id
+from redun_fast.tags import tag_argument
 from redun_fast.task import Task, get_task_registry
 from redun_fast.value import get_type_registry
 
@@ -77,6 +80,20 @@ def add_run_command(commands: Any, global_options: argparse.ArgumentParser) -> N
         "execution's log file in the cache folder, and the terminal shows the progress)"))
     run.add_argument("--log-level", default="INFO",
                      choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    # redun's spellings: the execution's tags, its id, the root task's options and arguments.
+    run.add_argument("-t", "--tag", action="append", default=[], type=tag_argument(),
+                     metavar="KEY=VALUE", help="tag the execution (repeatable); `log --tag` "
+                     "finds it again")
+    run.add_argument("-p", "--project", help="tag the execution project=PROJECT")
+    run.add_argument("--doc", help="tag the execution doc=DOC")
+    run.add_argument("-u", "--user", help="tag the execution user=USER (default: you)")
+    run.add_argument("-o", "--option", action="append", default=[], type=tag_argument(),
+                     metavar="KEY=VALUE", help="override an option of the task run "
+                     "(repeatable): -o executor=processes; VALUE is JSON if it parses")
+    run.add_argument("--execution-id", help="the execution's id: a UUID not used before")
+    run.add_argument("-i", "--input", metavar="FILE", help=(
+        "a pickle of (args, kwargs) for the task; arguments given on the command line "
+        "override it"))
     run.set_defaults(func=cmd_run)
 
 
@@ -171,6 +188,8 @@ def task_arguments(task: Task, argv: List[str], given_only: bool = False) -> dic
     for name, param in task.signature.parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
+        if isinstance(param.default, JobInfo):  # filled in by the scheduler
+            continue
         kind = hints.get(name, param.annotation)
         lazy = isinstance(param.default, Expression)  # get_context(...): left to the task
         if kind is inspect.Parameter.empty:
@@ -264,6 +283,40 @@ def _with_redun_ini(config: dict) -> tuple:
     return executor, max_workers, ini.context, others
 
 
+def with_options(task: Task, options: List[tuple]) -> Task:
+    """The task with `-o key=value` options over its own, checked as @task checks them."""
+    if not options:
+        return task
+    try:
+        return task.options(**dict(options))
+    except ValueError as error:  # TaskOptionError: unknown or unusable, said with the known
+        raise UsageError(f"-o/--option: {error}") from None
+
+
+def input_arguments(task: Task, path: Optional[str]) -> dict:
+    """The arguments of a `-i FILE` (redun's): a pickle of (args, kwargs), by parameter name."""
+    if path is None:
+        return {}
+    try:
+        with open(path, "rb") as stream:
+            args, kwargs = pickle.load(stream)
+        return task.named_arguments(tuple(args), dict(kwargs))
+    except OSError as error:
+        raise UsageError(f"cannot read the input file {path}: {error.strerror}") from None
+    except Exception as error:  # not a pickle, or not of (args, kwargs)
+        raise UsageError(f"the input file {path} must be a pickle of (args, kwargs), a tuple "
+                         f"and a dict ({type(error).__name__}: {error})") from None
+
+
+def execution_tags(args: argparse.Namespace) -> List[tuple]:
+    """The tags `redun_fast run` gives its execution, as redun's run does: the user, the
+    project and doc when given, then each --tag."""
+    tags = [("user", args.user or getpass.getuser())]
+    tags += [(key, value) for key, value in (("project", args.project), ("doc", args.doc))
+             if value is not None]
+    return tags + list(args.tag)
+
+
 def rerun_call(store: Any, execution_id: str, argv: List[str]) -> Any:
     """The root call of an earlier execution (by id or its first characters), with the
     arguments the command line gives instead of its own."""
@@ -284,8 +337,9 @@ def rerun_call(store: Any, execution_id: str, argv: List[str]) -> Any:
 def cmd_run(args: argparse.Namespace) -> int:
     module = load_workflow(args.workflow)
     if not args.rerun:
-        task = find_task(module, args.task)
-        kwargs = task_arguments(task, args.task_args)
+        task = with_options(find_task(module, args.task), args.option)
+        kwargs = {**input_arguments(task, args.input),
+                  **task_arguments(task, args.task_args, given_only=bool(args.input))}
     config = load_config({"scheduler.executor": args.executor,
                           "scheduler.max_workers": args.max_workers,
                           "scheduler.context_file": args.context_file,
@@ -310,6 +364,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         scheduler.logger.setLevel(logging.WARNING if args.quiet else args.log_level)
         call = (rerun_call(scheduler.store, args.task, args.task_args) if args.rerun
                 else task_call(task, kwargs))
+        try:
+            args.execution_id = new_execution_id(scheduler.store, args.execution_id)
+        except ValueError as error:
+            raise UsageError(f"--execution-id: {error}") from None
         to_file = sys.stderr.isatty() and not (args.verbose or args.quiet or args.dryrun)
         job_log = JobLinesToFile(scheduler, config["cache.dir"][0]) if to_file else None
         try:
@@ -332,7 +390,8 @@ def _run(scheduler: Scheduler, call: Any, args: argparse.Namespace) -> Any:
     """The run's result, or how `redun_fast run` exits (_Exit) when it has none to print."""
     try:
         result = scheduler.run(call, cache=not args.no_cache, dryrun=args.dryrun,
-                               exec_argv=["redun_fast", *args.argv])
+                               exec_argv=["redun_fast", *args.argv],
+                               tags=execution_tags(args), execution_id=args.execution_id)
     except DryRunResult as dry:
         cached = scheduler.job_counts.get_all()["CACHED"]
         print(f"Dryrun: {cached} jobs cached, {len(dry.would_run)} would run "

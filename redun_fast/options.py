@@ -9,6 +9,7 @@ import difflib
 from typing import Any, Callable, Dict, NamedTuple
 
 from redun_fast.errors import TaskOptionError
+from redun_fast.tags import check_tags
 
 
 class TaskOption(NamedTuple):
@@ -91,7 +92,8 @@ def _register_scheduler_options() -> None:
     register_task_option("limits", "scheduler", parse_limits,
                          "resources a job holds while it runs: ['db'] or {'gpu': 2}")
     register_task_option("tags", "scheduler", check_tags,
-                         "redun's tags, [(key, value), ...] or [key, ...]: accepted, not recorded")
+                         "redun's tags, [(key, value), ...] or [key, ...]: kept in the record "
+                         "of each run of its jobs (tags.py)")
     register_task_option("prov", "scheduler", instance_of("prov", bool),
                          "redun's provenance switch: accepted (no provenance graph is kept)")
     register_task_option("check_valid", "scheduler", _one_of("check_valid", ("full", "shallow")),
@@ -104,14 +106,6 @@ def _one_of(name: str, allowed: tuple) -> Callable[[Any], None]:
             raise ValueError(f"{name}={value!r} must be one of {', '.join(allowed)}")
 
     return check
-
-
-def check_tags(tags: Any) -> None:
-    """redun's tags: a list of keys or (key, value) pairs."""
-    if not isinstance(tags, (list, tuple)) or not all(
-            isinstance(tag, str) or (isinstance(tag, (list, tuple)) and len(tag) == 2
-                                     and isinstance(tag[0], str)) for tag in tags):
-        raise ValueError(f"tags={tags!r} must be a list of keys or (key, value) pairs")
 
 
 _register_scheduler_options()

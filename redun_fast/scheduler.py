@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 import weakref
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 from redun_fast.builtins import (  # noqa: F401  (redun.scheduler's names, importable here)
     apply_tags, catch, catch_all, cond, root_task, throw,
@@ -28,6 +28,8 @@ from redun_fast.executors import Executor, executor_kinds, make_executor
 from redun_fast.executors.registry import kind_name
 from redun_fast.expression import SchedulerExpression, TaskExpression, quote
 from redun_fast.runs import new_run
+from redun_fast.tags import as_pairs, run_tags
+from redun_fast.task import get_task_registry
 from redun_fast._nested import find_expressions
 from redun_fast.errors import DryRunResult, SchedulerError
 from redun_fast.reduction import Reduction
@@ -84,6 +86,20 @@ def _root_call(expr: TaskExpression) -> Optional[bytes]:
     except Exception:
         return None
     return data if len(data) <= ROOT_CALL_MAX else None
+
+
+def new_execution_id(store: ResultStore, given: Optional[str] = None) -> str:
+    """A new execution's id: `given` if it is a UUID the store has not seen, else a new one."""
+    if given is None:
+        return str(uuid.uuid4())
+    try:
+        given = str(uuid.UUID(given))
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError(f"execution id {given!r} must be a UUID, such as "
+                         f"{uuid.uuid4()}") from None
+    if any(execution.id == given for execution in store.executions()):
+        raise ValueError(f"execution id {given} is taken: an execution in this cache has it")
+    return given
 
 
 def needs_root_task(expr: Any) -> bool:
@@ -189,7 +205,8 @@ class Scheduler:
 
     def run(self, expr: Any, cache: bool = True, dryrun: bool = False,
             context: Optional[Dict[str, Any]] = None,
-            exec_argv: Optional[List[str]] = None) -> Any:
+            exec_argv: Optional[List[str]] = None, tags: Iterable[Any] = (),
+            execution_id: Optional[str] = None) -> Any:
         """Evaluate `expr` to a concrete value; a failed task re-raises its own exception here.
 
         dryrun: look every job up in the cache and replay what is there, but run nothing;
@@ -197,6 +214,8 @@ class Scheduler:
         context: merged over the Scheduler's context for this run (get_context reads it).
         exec_argv: the command that started the run, as redun takes it (["redun_fast", "run",
         "wf.py", "main"]): the execution is shown and recorded as that, not as `expr`.
+        tags: the execution's tags, [(key, value), ...] (tags.py).
+        execution_id: the execution's id, a UUID this store has not seen (default: a new one).
         """
         new_run()  # File hashes and task globals remembered from before are taken again
         root_call = None
@@ -209,7 +228,10 @@ class Scheduler:
         else:
             call = trim_string(repr(expr))
             shown = shlex.quote(call)
-        execution = new_execution(str(uuid.uuid4()), call, root_call)
+        execution_tags = as_pairs(tags)
+        execution_id = new_execution_id(self.store, execution_id)
+        execution = new_execution(execution_id, call, root_call)._replace(
+            tags=run_tags(execution_tags, (), {}))
         self.execution_id = execution.id
         self.store.commit(execution=execution)
         self.log(f"Start Execution {execution.id}:  redun {shown}")
@@ -223,13 +245,15 @@ class Scheduler:
         except BaseException as error:  # Ctrl-C or a scheduler error: what finished is kept
             _stop_executors(self.executors)
             interrupted = isinstance(error, KeyboardInterrupt)
-            self._end(execution, reduction, "interrupted" if interrupted else "failed", error)
+            self._end(execution, reduction, "interrupted" if interrupted else "failed", error,
+                      tags=execution_tags)
             raise
         finally:
             set_current_scheduler(previous)
         failed = outcome.state == "failed"
         self._end(execution, reduction, outcome.state, outcome.value if failed else None,
-                  None if failed or outcome.state == "dryrun" else short_repr(outcome.value))
+                  None if failed or outcome.state == "dryrun" else short_repr(outcome.value),
+                  execution_tags)
         self.log_status()
         self.log(f"Execution duration: {time.time() - execution.start:.2f} seconds")
         if outcome.state == "dryrun":
@@ -245,16 +269,19 @@ class Scheduler:
         return outcome.value
 
     def _end(self, execution, reduction: Reduction, state: str, error: Any,
-             result: Optional[str] = None) -> None:
+             result: Optional[str] = None, tags: Iterable[Any] = ()) -> None:
         """Add the run's job counts to this scheduler's and record how the execution ended."""
         self.job_counts.merge(reduction.counts)
         counts = reduction.counts.as_dict()
+        registry = get_task_registry()
+        task_tags = {name: registry.get(name).get_option("tags") for name in counts
+                     if registry.get(name) is not None}
         requested = {name: resources for executor in self.executors.values()
                      for name, resources in executor.requested().items() if name in counts}
         self.store.commit(execution=execution._replace(
             end=time.time(), state=state, counts=counts,
             error=None if error is None else f"{type(error).__name__}: {error}", result=result,
-            requested=requested or None,
+            requested=requested or None, tags=run_tags(tags, reduction.graph.tags, task_tags),
         ))
 
     def log_status(self, running: Optional[JobCounts] = None) -> None:

@@ -279,4 +279,4 @@ def test_tags_are_accepted_and_checked():
     with pytest.raises(ValueError, match="tags='qc' must be a list of keys or"):
         task(tags="qc", namespace="tagtest", name="bad")(same)
     with pytest.raises(ValueError, match="must be a list of keys or"):
-        apply_tags(1, [("a", "b", "c")])
+        Scheduler().run(apply_tags(1, [("a", "b", "c")]))

@@ -59,6 +59,8 @@ class ExecutionRecord(NamedTuple):
     # What executors asked for each task (Slurm: cpus, memory bytes, time seconds), for the
     # report to set beside what its jobs used (Executor.requested).
     requested: Optional[Dict[str, Dict[str, Any]]] = None
+    # Its tags, on it, its tasks, its jobs and values (tags.run_tags's layout); None: none.
+    tags: Optional[Dict[str, Any]] = None
 
     @property
     def shown_state(self) -> str:
