@@ -1,5 +1,6 @@
 """A typical redun program: per-sample reads in Files, a shell step per sample with script,
-map_ over the samples, a setting read with get_context, then a reduction.
+map_ over the samples, a setting read with get_context (and a task with a context of its own,
+update_context), then a reduction, tagged with apply_tags.
 
 It is written for redun, so as shipped it needs redun (`pip install redun==0.44.1`, which the
 test extra installs). redun_fast runs it unchanged but for its two imports, which then name
@@ -11,7 +12,7 @@ redun_fast instead of redun; tests/test_functools.py runs it both ways and compa
 import os
 import sys
 
-from redun import File, Scheduler, get_context, script, task
+from redun import File, Scheduler, apply_tags, get_context, script, task
 from redun.functools import map_
 
 redun_namespace = "examples.qc"
@@ -52,18 +53,20 @@ def extremes(fractions):
 
 
 @task()
-def report(samples, fractions, counts, low, high):
-    return {"samples": dict(zip(samples, fractions)), "reads": dict(zip(samples, counts)),
-            "low": low, "high": high}
+def report(samples, fractions, rounded, counts, low, high):
+    summary = {"samples": dict(zip(samples, fractions)), "rounded": dict(zip(samples, rounded)),
+               "reads": dict(zip(samples, counts)), "low": low, "high": high}
+    return apply_tags(summary, job_tags=[("samples", len(samples))])
 
 
 @task()
 def main(samples, folder):
     reads = [write_reads(sample, folder) for sample in samples]
     fractions = map_(gc_fraction, reads)
+    rounded = map_(gc_fraction.update_context(qc={"digits": 1}), reads)
     counts = [as_number(count_reads(sample_reads)) for sample_reads in reads]
     low, high = extremes(fractions)
-    return report(samples, fractions, counts, low, high)
+    return report(samples, fractions, rounded, counts, low, high)
 
 
 if __name__ == "__main__":

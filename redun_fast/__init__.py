@@ -24,9 +24,10 @@ from redun_fast.expression import (
 )
 from redun_fast.context import get_context
 from redun_fast.file import ContentDir, ContentFile, Dir, File, FileSet, StagingDir, StagingFile
-from redun_fast.scheduler import Scheduler
+from redun_fast.errors import not_supported
+from redun_fast.scheduler import Scheduler, get_current_scheduler, merge_handles, set_current_scheduler
 from redun_fast.scripting import script
-from redun_fast.task import PartialTask, Task, get_task_registry, namespace, task
+from redun_fast.task import PartialTask, Task, get_current_namespace, get_task_registry, namespace, task
 from redun_fast.value import ProxyValue, Value, get_type_registry
 
 __version__ = "0.1.0"
@@ -67,6 +68,19 @@ class ShardedS3Dataset:
             "redun_fast does not support ShardedS3Dataset: it has no s3:// filesystem (see "
             "redun_fast.fs.register_filesystem); copy the data to a shared filesystem and use Dir")
 
+# redun's executor classes: here an executor is named by kind (Scheduler(executor="processes"),
+# @task(executor=...), the config file), and batch systems other than Slurm are not supported.
+_BY_KIND = ("executors are chosen by kind here: Scheduler(executor=\"threads\" or \"processes\"), "
+            "executors={name: kind}, or the config file's [scheduler] executor and [KIND] sections")
+LocalExecutor = not_supported("LocalExecutor", _BY_KIND)
+register_executor = not_supported("register_executor", _BY_KIND)
+AWSBatchExecutor, AWSGlueExecutor, DockerExecutor, GCPBatchExecutor, K8SExecutor = (
+    not_supported(name, "it runs jobs on a cloud or container service; redun_fast runs them "
+                  "on this machine or on a Slurm cluster (executor=\"slurm\")")
+    for name in ("AWSBatchExecutor", "AWSGlueExecutor", "DockerExecutor", "GCPBatchExecutor",
+                 "K8SExecutor"))
+AliasExecutor = not_supported("AliasExecutor", _BY_KIND + " (one kind may have many names)")
+
 __all__ = _errors + [
     "ContentDir",
     "ContentFile",
@@ -86,19 +100,31 @@ __all__ = _errors + [
     "Task",
     "TaskExpression",
     "Value",
+    "AWSBatchExecutor",
+    "AWSGlueExecutor",
+    "AliasExecutor",
+    "DockerExecutor",
+    "GCPBatchExecutor",
+    "K8SExecutor",
+    "LocalExecutor",
     "apply_tags",
     "catch",
     "catch_all",
     "cond",
     "functools",
     "get_context",
+    "get_current_namespace",
+    "get_current_scheduler",
     "get_task_registry",
     "get_type_registry",
+    "merge_handles",
     "namespace",
+    "register_executor",
     "quote",
     "root_task",
     "run",
     "script",
+    "set_current_scheduler",
     "task",
     "throw",
 ]

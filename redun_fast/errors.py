@@ -108,3 +108,12 @@ class SlurmError(RuntimeError):
 
 __all__ = [name for name, value in list(globals().items())
            if isinstance(value, type) and issubclass(value, (Exception, Warning))]
+
+
+def not_supported(name: str, why: str):
+    """A stand-in for a redun name redun_fast does not support: calling it says so and why."""
+    def stand_in(*args, **kwargs):
+        raise NotImplementedError(f"redun_fast does not support {name}: {why}")
+
+    stand_in.__name__ = stand_in.__qualname__ = name
+    return stand_in

@@ -31,7 +31,7 @@ from redun_fast.runs import new_run
 from redun_fast.tags import as_pairs, run_tags
 from redun_fast.task import get_task_registry
 from redun_fast._nested import find_expressions
-from redun_fast.errors import DryRunResult, SchedulerError
+from redun_fast.errors import DryRunResult, SchedulerError, not_supported
 from redun_fast.reduction import Reduction
 from redun_fast.output import JobCounts, logger, short_repr, task_traceback, trim_string
 
@@ -53,24 +53,16 @@ def set_current_scheduler(scheduler: Optional["Scheduler"]) -> None:
     _current.scheduler = scheduler
 
 
-def _not_supported(name: str, why: str) -> Any:
-    def not_supported(*args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"redun_fast does not support {name}: {why}")
-
-    not_supported.__name__ = name
-    return not_supported
-
-
 from redun_fast._graph import Job  # noqa: E402,F401  (redun.scheduler.Job, for annotations)
 from redun_fast.job_info import JobInfo  # noqa: E402,F401  (redun.scheduler.JobInfo)
 
 
-subrun = _not_supported("subrun", "run the expression in this scheduler, with the task option "
+subrun = not_supported("subrun", "run the expression in this scheduler, with the task option "
                         "executor=... naming where its jobs run (processes, slurm)")
-fork_thread = _not_supported("fork_thread", "it forks a Handle, and redun_fast has no Handles")
-join_thread = _not_supported("join_thread", "it joins Handles, and redun_fast has no Handles")
-merge_handles = _not_supported("merge_handles", "redun_fast has no Handles")
-get_current_job = _not_supported(
+fork_thread = not_supported("fork_thread", "it forks a Handle, and redun_fast has no Handles")
+join_thread = not_supported("join_thread", "it joins Handles, and redun_fast has no Handles")
+merge_handles = not_supported("merge_handles", "redun_fast has no Handles")
+get_current_job = not_supported(
     "get_current_job", "a job may run in another process or on a Slurm node, where there is no "
     "scheduler Job object to return (redun's works only in its thread executor); give the task "
     "a parameter `job_info: JobInfo = JobInfo()`, which is passed the job's ids wherever it runs")

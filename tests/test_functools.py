@@ -114,6 +114,7 @@ def test_nout_unpacks_results(scheduler):
 
 EXPECTED_PROGRAM_OUTPUT = (
     "{'samples': {'sample1': 0.6111, 'sample2': 0.5, 'sample3': 0.5}, "
+    "'rounded': {'sample1': 0.6, 'sample2': 0.5, 'sample3': 0.5}, "
     "'reads': {'sample1': 3, 'sample2': 2, 'sample3': 4}, 'low': 0.5, 'high': 0.6111}\n")
 
 
@@ -127,7 +128,7 @@ def run_program(source, cwd):
 
 def test_a_redun_program_runs_unchanged_but_for_its_imports(tmp_path):
     source = (ROOT / "examples" / "redun_program.py").read_text()
-    assert "from redun import File, Scheduler, get_context, script, task" in source
+    assert "from redun import File, Scheduler, apply_tags, get_context, script, task" in source
     ported = (source.replace("from redun import", "from redun_fast import")
                     .replace("from redun.functools import", "from redun_fast.functools import"))
     assert sum(a != b for a, b in zip(source.splitlines(), ported.splitlines())) == 2

@@ -15,7 +15,10 @@ redun_namespace = "apitest"
 REDUN_NAMES = {
     "redun_fast": ["File", "Dir", "Scheduler", "task", "script", "get_context", "cond", "catch",
                    "throw", "apply_tags", "namespace", "PartialTask", "Task", "run", "Handle",
-                   "ShardedS3Dataset"],
+                   "ShardedS3Dataset", "get_current_namespace", "get_current_scheduler",
+                   "set_current_scheduler", "merge_handles", "LocalExecutor", "register_executor",
+                   "AWSBatchExecutor", "AWSGlueExecutor", "DockerExecutor", "GCPBatchExecutor",
+                   "K8SExecutor", "AliasExecutor"],
     "redun_fast.file": ["File", "Dir", "FileSet", "ContentFile", "ContentDir", "IFile", "IDir",
                         "StagingFile", "StagingDir", "glob_file", "open_file", "copy_file"],
     "redun_fast.value": ["Value", "ProxyValue", "get_type_registry", "InvalidValueError"],
@@ -43,6 +46,18 @@ def test_every_module_a_redun_program_imports_has_its_names(module):
     imported = importlib.import_module(module)
     missing = [name for name in REDUN_NAMES[module] if not hasattr(imported, name)]
     assert missing == []
+
+
+@pytest.mark.parametrize("name, why", [("LocalExecutor", "chosen by kind"),
+                                       ("register_executor", "chosen by kind"),
+                                       ("AWSBatchExecutor", "on a Slurm cluster"),
+                                       ("K8SExecutor", "on a Slurm cluster"),
+                                       ("AliasExecutor", "many names")])
+def test_redun_executor_classes_say_how_executors_are_chosen_here(name, why):
+    import redun_fast
+
+    with pytest.raises(NotImplementedError, match=f"redun_fast does not support {name}: .*{why}"):
+        getattr(redun_fast, name)("name")
 
 
 @pytest.mark.parametrize("name, why", [("subrun", "executor="), ("fork_thread", "Handles"),
