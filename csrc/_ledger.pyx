@@ -20,6 +20,7 @@ cdef class RunLedger:
         self.job_records = JobRecords()
         self.to_store = []
         self.pinned = []
+        self.failed_keys = []
         self.log = None
         self.calls = {}
 
@@ -63,6 +64,7 @@ cdef class RunLedger:
             shown = f"{type(error).__name__}: {error}".splitlines()[0]
             self.log("*** Reject", job, f": {trim_string(shown)}")
         self.set_status(job, FAILED)
+        self.failed_keys.append(job.eval_hash)
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         self.record(job, FAILED, text[-4000:])
 

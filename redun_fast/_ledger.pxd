@@ -10,6 +10,7 @@ cdef class RunLedger:
     cdef public JobRecords job_records  # of jobs ended since the last commit
     cdef public list to_store  # (eval hash, serialized result) waiting for the next commit
     cdef public list pinned  # eval hashes to keep from `cache prune` while the run goes on
+    cdef public list failed_keys  # eval hashes of jobs failed since the last commit (claims)
     cdef public object log  # log(action, job, suffix) while the logger shows INFO, else None
     cdef dict calls  # job id -> provenance.describe(...), for jobs that returned files
 

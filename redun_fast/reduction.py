@@ -13,13 +13,14 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
 from redun_fast._dispatch import Dispatch
 from redun_fast._graph import Graph, Job
 from redun_fast._ledger import RunLedger
 from redun_fast._scheduler_nodes import node_for
 from redun_fast._status import JobStatus
+from redun_fast.cache.claims import CLAIM_POLL, CLAIMED
 from redun_fast.cache.serialize import ResultSerializer, load_checked, loads
 # (DryRunResult: importable from here, as before.)
 from redun_fast.errors import DryRunResult, SchedulerError, StaleResultError  # noqa: F401
@@ -41,6 +42,7 @@ MAX_WAITING_BATCHES = 64
 # generations are collected, every GC_INTERVAL seconds; the full collection comes after.
 GC_INTERVAL = 0.5
 PENDING = JobStatus.PENDING
+RUNNING = JobStatus.RUNNING
 FAILED = JobStatus.FAILED
 
 
@@ -74,6 +76,10 @@ class Reduction:
         self.dryrun = dryrun  # look jobs up and replay hits, but run nothing
         self.would_run: List[Job] = []
         self.limits = Limits(scheduler.limits)  # jobs of tasks with limits wait here for room
+        # Jobs another scheduler on the store is computing (cache/claims.py), by eval hash:
+        # their results are looked for every CLAIM_POLL s.
+        self.awaiting: Dict[bytes, List[Job]] = {}
+        self.next_watch = 0.0
         if self.logger.isEnabledFor(logging.INFO):
             self.ledger.log = self.log_job
         self.progress = Progress(
@@ -86,6 +92,8 @@ class Reduction:
         the graph is released (its nodes are not garbage-collected: they must be unlinked)."""
         gc_enabled = gc.isenabled()
         gc.disable()
+        if not self.dryrun:
+            self.store.open_session()
         try:
             root = self._evaluate(expr)
             state = ("dryrun" if root.state == PENDING else
@@ -96,6 +104,7 @@ class Reduction:
             try:
                 self.flush_store()  # a Ctrl-C or a failed run keeps what finished
             finally:
+                self.store.close_session()
                 self.graph.release()
                 if gc_enabled:
                     gc.enable()
@@ -111,13 +120,15 @@ class Reduction:
                 next_gc = time.monotonic() + GC_INTERVAL
             if self.progress is not None:
                 self.progress.tick()
+            if self.store.watched:
+                self.watch_store()
             self.graph.propagate()
             if self.graph.new_jobs:
                 self.dispatch_new_jobs()
                 continue
             if root.state != PENDING:
                 break
-            if self.dispatch.running == 0:
+            if self.dispatch.running == 0 and not self.awaiting:
                 if self.dryrun:
                     break  # what is left waits for jobs that a real run would run
                 raise SchedulerError(
@@ -161,6 +172,8 @@ class Reduction:
                 self.take_back(results)
             return
         waits = [FLUSH_INTERVAL] if unflushed else []
+        if self.store.watched:  # look at the store's sessions and awaited results meanwhile
+            waits.append(CLAIM_POLL)
         if self.progress is not None:
             waits.append(max(self.progress.wait, 0.01))
         try:
@@ -189,6 +202,8 @@ class Reduction:
             chunk = jobs[start:start + FLUSH_MAX] if len(jobs) > FLUSH_MAX else jobs
             found = self.store.lookup([job.eval_hash for job in chunk]) if self.use_cache else (
                 [None] * len(chunk))
+            if self.store.claiming:
+                chunk, found = self.set_aside_claimed(chunk, found)
             to_run = self.dispatch.replay(chunk, found)
             if self.dryrun:
                 to_run = self._dry(to_run)
@@ -197,6 +212,43 @@ class Reduction:
                 self.flush_store()
             if self.progress is not None:  # a million replays take seconds: keep the line live
                 self.progress.tick()
+
+    def set_aside_claimed(self, jobs: List[Job], found: list) -> tuple:
+        """The jobs another scheduler computes now wait for its result (`awaiting`); those of
+        tasks that do not read the cache run here anyway."""
+        kept, kept_found = [], []
+        for job, data in zip(jobs, found):
+            if data is CLAIMED and job.task.get_option("cache", True):
+                self.awaiting.setdefault(job.eval_hash, []).append(job)
+                self.ledger.waiting(job)
+                continue
+            kept.append(job)
+            kept_found.append(None if data is CLAIMED else data)
+        return kept, kept_found
+
+    def watch_store(self) -> None:
+        """Every CLAIM_POLL s: if another scheduler opened the store, commit what finished and
+        claim what runs, so that it waits for those; replay or take over awaited jobs."""
+        now = time.monotonic()
+        if now < self.next_watch:
+            return
+        self.next_watch = now + CLAIM_POLL
+        if self.store.joined():
+            self.flush_store()
+            self.store.claim_in_flight([
+                job.eval_hash for job in self.graph.jobs.values()
+                if job.status in (RUNNING, PENDING) and job.eval_hash not in self.awaiting])
+        if not self.awaiting:
+            return
+        keys = list(self.awaiting)
+        ready, ready_found = [], []
+        for key, data in zip(keys, self.store.lookup(keys)):
+            if data is not CLAIMED:  # its result, or its claim is ours now: run it here
+                for job in self.awaiting.pop(key):
+                    ready.append(job)
+                    ready_found.append(data)
+        if ready:
+            self.submit(self.dispatch.replay(ready, ready_found))
 
     def submit(self, to_run: List[Job]) -> None:
         """Send jobs to their executors, in batches; those over their limits wait."""
@@ -246,10 +298,11 @@ class Reduction:
     def flush_store(self) -> None:
         """Commit the results and job records gathered since the last flush, in one transaction."""
         results, records, pinned = self.ledger.take()
+        released, self.ledger.failed_keys = self.ledger.failed_keys, []
         if self.dryrun:
             results = pinned = []  # only the root job ran: there is no result to keep
         if results or records or pinned:
-            self.store.commit(results, records, pinned=pinned)
+            self.store.commit(results, records, pinned=pinned, released=released)
         self.last_flush = time.monotonic()
 
     def log_job(self, action: str, job: Job, suffix: str) -> None:

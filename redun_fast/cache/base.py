@@ -11,6 +11,26 @@ from redun_fast.errors import CacheError
 
 
 class ResultStore:
+    # Whether schedulers in other processes may use this store at once: a run then opens a
+    # session in it, and looks at it every claims.CLAIM_POLL s (cache/claims.py).
+    watched = False
+    claiming = False  # lookups claim the keys they do not find (another session is open)
+
+    def open_session(self) -> None:
+        """A run begins (see cache/claims.py; a store only this process uses has nothing to do)."""
+
+    def close_session(self) -> None:
+        """The run ended: its claims are released."""
+
+    def joined(self) -> bool:
+        """Whether a session opened or closed since this run last looked (then call
+        claim_in_flight)."""
+        return False
+
+    def claim_in_flight(self, keys: Sequence[bytes]) -> None:
+        """After `joined`: claim `keys` (the jobs this run computes now) if another session is
+        open, and say that this run has seen it."""
+
     def lookup(self, keys: Sequence[bytes]) -> List[Any]:
         """The serialized result (bytes) for each eval hash: None where there is none, a
         CacheError where the stored entry is damaged (the job then runs again)."""
@@ -22,9 +42,11 @@ class ResultStore:
         jobs: Iterable[tuple] = (),  # JobRecord fields: a _records.JobRecords, or tuples
         execution: Optional[ExecutionRecord] = None,
         pinned: Sequence[bytes] = (),  # eval hashes of stored results whose jobs run on
+        released: Sequence[bytes] = (),  # eval hashes of failed jobs: their claims are dropped
     ) -> None:
         """`pinned` results are kept from `prune` until the execution ends (it commits its
-        record with a state other than "running")."""
+        record with a state other than "running"). The claims on committed results, and on
+        `released` keys, are released (cache/claims.py)."""
         raise NotImplementedError
 
     def executions(self) -> List[ExecutionRecord]:

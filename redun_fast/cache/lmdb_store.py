@@ -10,8 +10,13 @@ Named databases:
               whose jobs have no record yet (they wait for the expressions they returned);
               removed when the execution ends, and kept from `prune` while it runs
   meta        b"schema" -> schema version
+  sessions    session id (16 B) -> (host, pid, heartbeat, epoch seen) of each open run;
+              b"epoch" -> sessions opened and closed (8 B): see cache/claims.py
+  claims      eval hash (16 B) -> session id: the session computing that job
 Only schedulers write, one transaction per tick; LMDB's writer lock makes two schedulers on
-one store safe, and readers never block. The map starts small and doubles when full.
+one store safe, and readers never block. While two runs use the store, each claims the jobs
+it computes, so that the other waits for them (cache/claims.py). The map starts small and
+doubles when full.
 """
 import logging
 import os
@@ -19,6 +24,7 @@ import pickle
 import resource
 import struct
 import threading
+import time
 import uuid
 import zlib
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -29,6 +35,8 @@ import xxhash
 from redun_fast._records import JobRecords
 from redun_fast._records import decode as decode_records
 from redun_fast.cache.base import CacheError, ResultStore
+from redun_fast.cache.claims import (ACK_WAIT, BEAT, CLAIMED, Session, bump_epoch, live,
+                                     load_session, owner_is_live, read_epoch)
 from redun_fast.cache.records import ExecutionRecord, JobRecord
 from redun_fast.private import check_private, make_private_dir
 
@@ -37,7 +45,8 @@ SCHEMA_VERSION = 1
 INLINE_MAX = 1500  # bytes; larger results go to `values`, shared by equal results
 COMPRESS_MIN = 16 * 1024  # bytes; larger values are zlib-compressed when that saves space
 DEFAULT_MAP_SIZE = 1 << 30
-_DATABASES = (b"results", b"values", b"executions", b"jobs", b"pinned", b"meta")
+_DATABASES = (b"results", b"values", b"executions", b"jobs", b"pinned", b"meta", b"sessions",
+              b"claims")
 _INLINE = ord("i")  # a results row that holds its pickle (else "h" + the value's hash)
 
 # LMDB allows one open environment per file per process: stores on one path share it
@@ -131,6 +140,9 @@ class LmdbStore(ResultStore):
         self._check_schema()
         self._batch = 0
         self._execution_key: Optional[bytes] = None
+        self._session: Optional[Session] = None
+
+    watched = True  # other processes may open it (cache/claims.py)
 
     def _open_databases(self) -> Dict[str, Any]:
         while True:
@@ -141,13 +153,13 @@ class LmdbStore(ResultStore):
 
     # Writing.
 
-    def _write(self, work) -> None:
-        """Run `work(txn)` in one write transaction, growing the map when it is full."""
+    def _write(self, work) -> Any:
+        """Run `work(txn)` in one write transaction, growing the map when it is full; return
+        what it returns."""
         while True:
             try:
                 with self.env.begin(write=True) as txn:
-                    work(txn)
-                return
+                    return work(txn)
             except lmdb.MapFullError:
                 self.env.set_mapsize(self.env.info()["map_size"] * 2)
             except lmdb.MapResizedError:  # another process grew the map: adopt its size
@@ -161,7 +173,9 @@ class LmdbStore(ResultStore):
         jobs: Union[JobRecords, Sequence[tuple]] = (),
         execution: Optional[ExecutionRecord] = None,
         pinned: Sequence[bytes] = (),
+        released: Sequence[bytes] = (),
     ) -> None:
+        session = self._session if self._session is not None and self._session.mine else None
         if execution is not None:
             self._execution_key = _execution_key(execution)
         run_id = self._execution_key[8:] if self._execution_key else b""
@@ -188,6 +202,9 @@ class LmdbStore(ResultStore):
                 txn.put(*job_batch, db=self._db["jobs"])
             if pinned:
                 txn.cursor(self._db["pinned"]).putmulti([(run_id + key, b"") for key in pinned])
+            if session is not None:
+                session.release(txn, self._db["claims"], [key for key, _ in results])
+                session.release(txn, self._db["claims"], released)
             if execution is not None:
                 txn.put(self._execution_key, pickle.dumps(execution.to_dict(), protocol=5),
                         db=self._db["executions"])
@@ -207,6 +224,8 @@ class LmdbStore(ResultStore):
                 self.env.set_mapsize(0)
 
     def lookup(self, keys: Sequence[bytes]) -> List[Any]:
+        if self.claiming:
+            return self._write(lambda txn: self._lookup_claiming(txn, keys))
         with self._read() as txn:
             get, results = txn.get, self._db["results"]
             # One get per key (positional arguments): a third faster than cursor.getmulti,
@@ -214,6 +233,95 @@ class LmdbStore(ResultStore):
             rows = [get(key, None, results) for key in keys]
             return [row if row is None else row[1:] if row[0] == _INLINE
                     else self._stored_value(txn, row[1:]) for row in rows]
+
+    def _lookup_claiming(self, txn, keys: Sequence[bytes]) -> List[Any]:
+        """lookup, claiming each key no live session claims; CLAIMED for those one does."""
+        session, claims, sessions = self._session, self._db["claims"], self._db["sessions"]
+        get, results = txn.get, self._db["results"]
+        found, to_claim, owners = [], [], {session.id: False}
+        for key in keys:
+            row = get(key, None, results)
+            if row is not None:
+                found.append(row[1:] if row[0] == _INLINE else self._stored_value(txn, row[1:]))
+                continue
+            owner = get(key, None, claims)
+            if owner is not None and owner_is_live(txn, sessions, owner, owners):
+                found.append(CLAIMED)
+            else:
+                to_claim.append(key)
+                found.append(None)
+        session.claim(txn, claims, to_claim)
+        return found
+
+    # Sessions and claims (cache/claims.py).
+
+    @property
+    def claiming(self) -> bool:
+        return self._session is not None and self._session.claiming
+
+    def open_session(self) -> None:
+        session, sessions = Session(), self._db["sessions"]
+
+        def work(txn):
+            epoch = bump_epoch(txn, sessions)
+            session.put(txn, sessions, epoch)
+            others = session.others(txn, sessions)
+            session.claiming = bool(others)
+            return epoch, others
+
+        self._session = session
+        epoch, others = self._write(work)
+        deadline = time.monotonic() + ACK_WAIT
+        while others:  # each must claim what it computes now before this run looks anything up
+            with self._read() as txn:
+                records = {key: load_session(txn.get(key, None, sessions)) for key in others}
+            late = {key: record for key, record in records.items()
+                    if record is not None and record[3] < epoch and live(record)}
+            if not late:
+                return
+            if time.monotonic() > deadline:
+                host, pid = next(iter(late.values()))[:2]
+                logger.warning("another scheduler on this cache (%s, pid %d) did not answer in "
+                               "%.0f s: jobs it is running now may be computed here too",
+                               host, pid, ACK_WAIT)
+                return
+            others = late
+            time.sleep(0.02)
+
+    def close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+
+        def work(txn):
+            session.release(txn, self._db["claims"], list(session.mine))
+            txn.delete(session.id, db=self._db["sessions"])
+            bump_epoch(txn, self._db["sessions"])
+
+        self._write(work)
+
+    def joined(self) -> bool:
+        session, sessions = self._session, self._db["sessions"]
+        if session is None:
+            return False
+        with self._read() as txn:
+            epoch = read_epoch(txn, sessions)
+        if epoch != session.seen_epoch:
+            return True
+        if time.monotonic() - session.last_beat > BEAT:
+            self._write(lambda txn: session.put(txn, sessions, session.seen_epoch))
+        return False
+
+    def claim_in_flight(self, keys: Sequence[bytes]) -> None:
+        session, sessions = self._session, self._db["sessions"]
+
+        def work(txn):
+            session.claiming = bool(session.others(txn, sessions))
+            if session.claiming:
+                session.claim(txn, self._db["claims"], keys)
+            session.put(txn, sessions, read_epoch(txn, sessions))
+
+        self._write(work)
 
     def _stored_value(self, txn, value_hash: bytes) -> Any:
         return _decode_value(txn.get(value_hash, db=self._db["values"]), value_hash)
@@ -258,7 +366,7 @@ class LmdbStore(ResultStore):
 
     def clear(self) -> None:
         def work(txn):
-            for name in ("results", "values", "executions", "jobs", "pinned"):
+            for name in ("results", "values", "executions", "jobs", "pinned", "claims"):
                 txn.drop(self._db[name], delete=False)
 
         self._write(work)

@@ -22,6 +22,7 @@ class MemoryStore(ResultStore):
         jobs: Sequence[tuple] = (),
         execution: Optional[ExecutionRecord] = None,
         pinned: Sequence[bytes] = (),
+        released: Sequence[bytes] = (),
     ) -> None:  # one process: a prune cannot run while it writes, so nothing needs pinning
         self._results.update(results)
         if execution is not None:
