@@ -132,6 +132,7 @@ cdef class Graph:
         self.context = {}
         self.job_contexts = {}
         self.tags = []
+        self.caught = None
         self.nodes = {}
         self.marked = []
         self.jobs = {}

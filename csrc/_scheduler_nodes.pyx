@@ -81,9 +81,16 @@ cdef class CondNode(ExpressionNode):
 
 @cython.no_gc
 cdef class CatchNode(ExpressionNode):
-    """`catch(expr, ErrorClass, recover, ...)`: on a matching error, evaluates `recover(error)`."""
+    """`catch(expr, ErrorClass, recover, ...)`: on a matching error, evaluates `recover(error)`.
+
+    As redun's, a handled error is cached (graph.caught, redun_fast/caught.py): once
+    `recover(error)` succeeded, a later run of the same catch evaluates that call, replayed,
+    rather than `expr` again (whose failure is not cached); a changed `expr` or `recover` is
+    another catch. If the cached call fails, its error is handled as `expr`'s would be."""
     cdef public bint recovering
     cdef public list children
+    cdef public object key  # of this catch in the store, or None (not cached)
+    cdef public object recovery  # the recover(error) call being evaluated
 
     def __init__(self, expr):
         ExpressionNode.__init__(self, expr)
@@ -92,9 +99,22 @@ cdef class CatchNode(ExpressionNode):
     cpdef release(self):
         Node.release(self)
         self.children = None
+        self.recovery = None
 
     cpdef start(self, Graph graph):
-        self.children = graph.wait_for(self, self.expr.args[0])
+        first = self.expr.args[0]
+        if graph.caught is not None:
+            self.key = graph.caught.key(self.expr)
+            if self.key is not None:
+                found = graph.caught.lookup(self.key)
+                if found is not None:
+                    first = found[0]
+        self.children = graph.wait_for(self, first)
+
+    cpdef ready(self, Graph graph):
+        if self.recovering and self.key is not None:
+            graph.caught.keep(self.key, self.recovery)
+        graph.finish(self, graph.resolved(self))
 
     cpdef child_failed(self, Graph graph, object error):
         pairs = self.expr.args[1:]
@@ -106,7 +126,8 @@ cdef class CatchNode(ExpressionNode):
                     for child in self.children:
                         remove_parent(<Node>child, self)
                     self.waiting = 0
-                    graph.wait_for(self, recover(error))
+                    self.recovery = recover(error)
+                    graph.wait_for(self, self.recovery)
                     return
         graph.fail(self, error)
 

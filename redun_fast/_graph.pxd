@@ -52,6 +52,7 @@ cdef class Graph:
     cdef public dict job_contexts  # job id -> its context, where its task has one of its own
     # (job id, value, tags, job_tags, execution_tags) of each apply_tags evaluated (tags.py)
     cdef public list tags
+    cdef public object caught  # where catch nodes keep handled errors (caught.py), or None
     cdef list marked  # the expressions whose _node this run set; unset at release
     cdef public dict nodes
     cdef public dict jobs

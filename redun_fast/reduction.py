@@ -22,6 +22,7 @@ from redun_fast._scheduler_nodes import node_for
 from redun_fast._status import JobStatus
 from redun_fast.cache.claims import CLAIM_POLL, CLAIMED
 from redun_fast.cache.serialize import ResultSerializer, load_checked, loads
+from redun_fast.caught import CaughtErrors
 # (DryRunResult: importable from here, as before.)
 from redun_fast.errors import DryRunResult, SchedulerError, StaleResultError  # noqa: F401
 from redun_fast.executors.base import run_job
@@ -61,6 +62,7 @@ class Reduction:
         self.ledger = RunLedger(self.counts)
         self.graph = Graph(self.ledger, node_for)
         self.graph.context = context or {}
+        self.graph.caught = CaughtErrors(scheduler.store, self.ledger, use_cache)
         self.dispatch = Dispatch(self.graph, loads, load_checked, ResultSerializer().dumps,
                                  self.not_replayed, scheduler.executor_label,
                                  lambda job: fill_job_info(job, scheduler.execution_id))

@@ -11,20 +11,28 @@ from hypothesis import strategies as st
 # The vocabulary's source, the same for redun and redun_fast (only the imports differ).
 TASKS = '''
 redun_namespace = "fuzz"
+RAN = []  # each call whose body ran, as a repr (a test reads it where the tasks run)
+
+
+def ran(*call):
+    RAN.append(repr(call))
 
 
 @task()
 def add(a, b):
+    ran("add", a, b)
     return a + b
 
 
 @task()
 def mul(a, b):
+    ran("mul", a, b)
     return a * b
 
 
 @task()
 def boom(a):
+    ran("boom", a)
     if a % 4 == 0:
         raise ValueError(f"boom {a}")
     return a
@@ -32,31 +40,37 @@ def boom(a):
 
 @task()
 def recover(error):
+    ran("recover", str(error))
     return -1
 
 
 @task()
 def inc(a):
+    ran("inc", a)
     return a + 1
 
 
 @task(cache=False)
 def fresh(a):
+    ran("fresh", a)
     return a + 1000
 
 
 @task()
 def pair(a, b):
+    ran("pair", a, b)
     return (a, b)
 
 
 @task()
 def total(values):
+    ran("total", values)
     return sum(values)
 
 
 @task()
 def recurse(n):
+    ran("recurse", n)
     return add(recurse(n - 1), 1) if n > 0 else 0
 '''
 
@@ -65,6 +79,10 @@ REDUN_FAST_IMPORTS = ("from redun_fast import Scheduler, catch, cond, task\n"
                       "from redun_fast.functools import map_, seq\n")
 
 _ints = st.integers(min_value=0, max_value=12).map(lambda n: ("int", n))
+
+
+def _call_of(children):
+    return children.map(lambda child: child if child[0] == "call" else ("call", "inc", [child]))
 
 
 def _grow(children):
@@ -77,9 +95,11 @@ def _grow(children):
         st.tuples(st.just("call"), st.just("total"), st.lists(some.map(lambda xs: ("list", xs)),
                                                               min_size=1, max_size=1)),
         st.tuples(st.just("list"), some),
-        st.tuples(st.just("cond"), children, children, children),
+        # A predicate or an operand is a call, so the comparison or operator is lazy: on a
+        # plain list, Python would apply it as the workflow is built, before anything runs.
+        st.tuples(st.just("cond"), _call_of(children), children, children),
         st.tuples(st.just("catch"), children),
-        st.tuples(st.just("op"), st.sampled_from(["+", "*"]), children,
+        st.tuples(st.just("op"), st.sampled_from(["+", "*"]), _call_of(children),
                   st.integers(min_value=0, max_value=3)),
         st.tuples(st.just("partial"), st.integers(min_value=0, max_value=3), children),
         st.tuples(st.just("map"), some),
@@ -123,15 +143,28 @@ def source(tree) -> str:
     raise ValueError(kind)
 
 
-def reference(tree):
+def reference(tree, calls=None):
     """The value the workflow must give, or the exception it must raise (eagerly, in Python;
-    cond evaluates only the branch it takes, catch recovers from boom's ValueError)."""
+    cond evaluates only the branch it takes, catch recovers from boom's ValueError). `calls`,
+    a set, gets each task call that returns, as (task name, its arguments)."""
+    return _reference(tree, set() if calls is None else calls)
+
+
+def _returned(calls, name, *args):
+    calls.add((name, repr(args)))  # (a repr: arguments may be lists)
+
+
+def _reference(tree, calls):
+    reference = lambda tree: _reference(tree, calls)  # noqa: E731  (the same calls, below)
     kind = tree[0]
     if kind == "int":
         return tree[1]
     if kind == "call":
         args = [reference(arg) for arg in tree[2]]
         name = tree[1]
+        if name == "boom" and args[0] % 4 == 0:
+            raise ValueError(f"boom {args[0]}")
+        _returned(calls, name, *args)
         if name == "add":
             return args[0] + args[1]
         if name == "mul":
@@ -141,8 +174,6 @@ def reference(tree):
         if name == "total":
             return sum(args[0])
         if name == "boom":
-            if args[0] % 4 == 0:
-                raise ValueError(f"boom {args[0]}")
             return args[0]
     if kind == "list":
         return [reference(item) for item in tree[1]]
@@ -151,25 +182,61 @@ def reference(tree):
     if kind == "catch":  # boom(x) in a catch: a ValueError from it or from inside x recovers
         try:
             value = reference(tree[1])
-        except ValueError:
+        except ValueError as error:
+            _returned(calls, "recover", str(error))
             return -1
-        return -1 if value % 4 == 0 else value
+        if value % 4 == 0:
+            _returned(calls, "recover", f"boom {value}")
+            return -1
+        _returned(calls, "boom", value)
+        return value
     if kind == "op":
         value = reference(tree[2])
         return value + tree[3] if tree[1] == "+" else value * tree[3]
     if kind == "partial":
-        return tree[1] + reference(tree[2])
+        value = reference(tree[2])
+        _returned(calls, "add", tree[1], value)
+        return tree[1] + value
     if kind == "map":
-        return [reference(item) + 1 for item in tree[1]]
+        values = [reference(item) for item in tree[1]]
+        for value in values:
+            _returned(calls, "inc", value)
+        return [value + 1 for value in values]
     if kind == "seq":
         return [reference(item) for item in tree[1]]
     if kind == "fresh":
-        return reference(tree[1]) + 1000
-    if kind == "recurse":
+        value = reference(tree[1])
+        _returned(calls, "fresh", value)
+        return value + 1000
+    if kind == "recurse":  # recurse(n) returns add(recurse(n - 1), 1)
+        for n in range(tree[1] + 1):
+            _returned(calls, "recurse", n)
+            if n:
+                _returned(calls, "add", n - 1, 1)
         return tree[1]
     if kind == "first":
-        return reference(tree[1][0])
+        first, second = reference(tree[1][0]), reference(tree[1][1])
+        _returned(calls, "pair", first, second)
+        return first
     raise ValueError(kind)
+
+
+# The tasks whose source a test may change (`fresh` runs every time anyway).
+CHANGEABLE = ["add", "mul", "boom", "recover", "inc", "pair", "total", "recurse"]
+
+
+def task_source(name, changed=""):
+    """The source of one task of TASKS (its decorator and body); `changed`, a word: with a
+    line that holds it, which changes the task's code (so its hash) but not what it
+    computes (a new word each time: its results are not cached yet)."""
+    start = TASKS.index(f"\ndef {name}(")
+    start = TASKS.rindex("@task", 0, start)
+    end = TASKS.find("\n\n\n", start)
+    text = TASKS[start:] if end < 0 else TASKS[start:end]
+    if changed:
+        head, _, body = text.partition(":\n")
+        text = f'{head}:\n    _version = {changed!r}\n{body}'
+    return text + "\n"
 
 
 def outcome(evaluate):
