@@ -21,11 +21,13 @@ from hypothesis import strategies as st
 from fuzz_workflows import (CHANGEABLE, REDUN_FAST_IMPORTS, REDUN_IMPORTS, TASKS, outcome,
                             reference, source, task_source, workflows)
 from needs_redun import requires_redun
+from needs_slurm import require_slurm, workers_executor
 from redun_fast import Scheduler
 from redun_fast.cache.lmdb_store import LmdbStore
 
 LONG = os.environ.get("REDUN_FAST_FUZZ_LONG") == "1"
 EXAMPLES = 400 if LONG else 40
+SLURM_EXAMPLES = 40 if LONG else 8
 NOT_CACHED = {"fuzz.fresh", "redun.root_task"}  # run again on a rerun, by design
 
 # Workflows the fuzzer found engines to differ on, shrunk: always among those checked.
@@ -56,6 +58,29 @@ def engine(request, tmp_path_factory):
 @given(tree=workflows, changed=st.sampled_from(CHANGEABLE))
 def test_a_random_workflow_gives_the_reference_outcome_and_reruns_from_the_cache(engine, tree,
                                                                                   changed):
+    check(engine, tree, changed)
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    require_slurm()
+    folder = tmp_path_factory.mktemp("slurm")
+    with Scheduler(executor=workers_executor(folder),
+                   store=LmdbStore(str(folder / "cache"))) as scheduler:
+        scheduler.logger.setLevel("WARNING")
+        yield scheduler
+
+
+@settings(max_examples=SLURM_EXAMPLES, deadline=None, derandomize=not LONG,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(tree=workflows, changed=st.sampled_from(CHANGEABLE))
+def test_a_random_workflow_on_the_slurm_cluster(slurm, tree, changed):
+    check(slurm, tree, changed)
+
+
+def check(engine, tree, changed):
+    """The reference's outcome; on a rerun, nothing runs again; after `changed`'s code
+    changes (not what it computes), exactly its calls run again."""
     text = source(tree)
     calls = set()
     expected = outcome(lambda: reference(tree, calls))
@@ -65,7 +90,6 @@ def test_a_random_workflow_gives_the_reference_outcome_and_reruns_from_the_cache
     if expected[0] != "value":  # a failed job is never cached: it runs again, and may be first
         return
     assert ran_again == {}, text
-    # Change one task's code (not what it computes): exactly its calls run again.
     exec(task_source(changed, changed=uuid.uuid4().hex), namespace)
     try:
         again, ran_again = rerun(engine, text)
