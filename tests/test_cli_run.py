@@ -6,6 +6,8 @@ import textwrap
 
 import pytest
 
+from cli_runner import redun_fast
+
 WORKFLOW = """
 from typing import List
 from redun_fast import task
@@ -30,13 +32,6 @@ def main(n: int = 3, samples: List[str] = ["a"], scale: float = 1.0, paired: boo
 def folder(tmp_path):
     (tmp_path / "wf.py").write_text(textwrap.dedent(WORKFLOW))
     return tmp_path
-
-
-def redun_fast(folder, *args):
-    env = {**os.environ, "REDUN_FAST_CACHE_DIR": str(folder / "cache"),
-           "PYTHONPATH": str(folder)}
-    return subprocess.run(["redun_fast", *args], cwd=folder, capture_output=True, text=True,
-                          env=env, timeout=120)
 
 
 def ran(folder):

@@ -197,6 +197,19 @@ SOURCE_CHANGE_RUNNER = textwrap.dedent("""
 """)
 
 
+def generated_workflows():
+    """The source of EXAMPLES random workflows (the same ones each time, unless LONG)."""
+    found = []
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG, database=None)
+    @given(tree=workflows)
+    def collect(tree):
+        found.append(source(tree))
+
+    collect()
+    return found
+
+
 def caught(text):
     """The tasks called inside the expressions of the workflow's catches. redun keys a
     handled error by the catch's expression with its tasks' names, not their code: after such
@@ -215,15 +228,7 @@ def caught(text):
 
 @requires_redun
 def test_a_source_change_runs_the_same_calls_again_on_redun(tmp_path):
-    found = []
-
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG, database=None)
-    @given(tree=workflows)
-    def collect(tree):
-        found.append(source(tree))
-
-    collect()
-    found = FOUND + found
+    found = FOUND + generated_workflows()
     (tmp_path / "workflows.txt").write_text("\n".join(found) + "\n")
     outputs = {}
     for engine, imports in (("redun", REDUN_IMPORTS), ("redun_fast", REDUN_FAST_IMPORTS)):
@@ -251,14 +256,7 @@ def test_a_source_change_runs_the_same_calls_again_on_redun(tmp_path):
 
 @requires_redun
 def test_random_workflows_give_the_same_values_on_redun(tmp_path):
-    found = []
-
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG, database=None)
-    @given(tree=workflows)
-    def collect(tree):
-        found.append(source(tree))
-
-    collect()
+    found = generated_workflows()
     (tmp_path / "workflows.txt").write_text("\n".join(found) + "\n")
     outputs = {}
     for engine, imports in (("redun", REDUN_IMPORTS), ("redun_fast", REDUN_FAST_IMPORTS)):

@@ -2,14 +2,13 @@
 `redun_fast log` shows them and finds executions by them. And redun's other `run` spellings:
 -p, --doc, -u, -o, --execution-id, -i."""
 import json
-import os
 import pickle
-import subprocess
 import textwrap
 import uuid
 
 import pytest
 
+from cli_runner import redun_fast
 from redun_fast import Scheduler, apply_tags, task
 from redun_fast._core import hash_value
 from redun_fast.cache.lmdb_store import LmdbStore
@@ -83,13 +82,6 @@ def count(n: int, label: str = "x") -> str:
 def folder(tmp_path):
     (tmp_path / "wf.py").write_text(textwrap.dedent(WORKFLOW))
     return tmp_path
-
-
-def redun_fast(folder, *args):
-    env = {**os.environ, "REDUN_FAST_CACHE_DIR": str(folder / "cache"),
-           "PYTHONPATH": str(folder)}
-    return subprocess.run(["redun_fast", *args], cwd=folder, capture_output=True, text=True,
-                          env=env, timeout=120)
 
 
 def test_run_tags_the_execution_and_log_finds_it_by_them(folder):
