@@ -33,7 +33,7 @@ class CaughtErrors:
         """(the recovery kept for this catch,), or None."""
         if not self.use_cache:
             return None
-        data = self.store.lookup([key])[0]
+        data = self.store.lookup([key], claim=False)[0]  # (a catch is no job to wait for)
         if type(data) is not bytes:  # none, or a damaged entry: evaluate the expression
             return None
         try:

@@ -165,9 +165,11 @@ def test_a_lookup_claims_what_no_live_session_claims(tmp_path):
     store._session.claiming = True
     found = store.lookup([b"D" * 16, b"L" * 16, b"U" * 16, b"N" * 16])
     assert found == [None, CLAIMED, None, None]
+    assert store.lookup([b"Q" * 16, b"L" * 16], claim=False) == [None, None]  # (a catch's)
     with store.env.begin() as txn:
         assert [txn.get(key * 16, db=claims) for key in (b"D", b"U", b"N")] == [
             store._session.id] * 3
+        assert txn.get(b"Q" * 16, db=claims) is None
     store.close_session()
     with store.env.begin() as txn:
         assert txn.get(b"D" * 16, db=claims) is None  # released when the session closed

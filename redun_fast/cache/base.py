@@ -31,9 +31,11 @@ class ResultStore:
         """After `joined`: claim `keys` (the jobs this run computes now) if another session is
         open, and say that this run has seen it."""
 
-    def lookup(self, keys: Sequence[bytes]) -> List[Any]:
+    def lookup(self, keys: Sequence[bytes], claim: bool = True) -> List[Any]:
         """The serialized result (bytes) for each eval hash: None where there is none, a
-        CacheError where the stored entry is damaged (the job then runs again)."""
+        CacheError where the stored entry is damaged (the job then runs again). While the
+        store is `claiming`, keys not found are claimed unless `claim` is false, and those
+        another run claims are claims.CLAIMED."""
         raise NotImplementedError
 
     def commit(

@@ -223,8 +223,8 @@ class LmdbStore(ResultStore):
             except lmdb.MapResizedError:
                 self.env.set_mapsize(0)
 
-    def lookup(self, keys: Sequence[bytes]) -> List[Any]:
-        if self.claiming:
+    def lookup(self, keys: Sequence[bytes], claim: bool = True) -> List[Any]:
+        if claim and self.claiming:
             return self._write(lambda txn: self._lookup_claiming(txn, keys))
         with self._read() as txn:
             get, results = txn.get, self._db["results"]

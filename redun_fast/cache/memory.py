@@ -12,7 +12,7 @@ class MemoryStore(ResultStore):
         self._jobs: Dict[str, List[tuple]] = {}
         self._current: Optional[str] = None
 
-    def lookup(self, keys: Sequence[bytes]) -> List[Optional[bytes]]:
+    def lookup(self, keys: Sequence[bytes], claim: bool = True) -> List[Optional[bytes]]:
         get = self._results.get
         return [get(key) for key in keys]
 
