@@ -4,14 +4,20 @@ evaluator written for the test (eager Python, by the rules the engines must foll
 
 A tree is a tuple: ("int", n) | ("call", task, [trees]) | ("list", [trees]) | ("cond", tree,
 tree, tree) | ("catch", tree) | ("op", "+" or "*", tree, n) | ("partial", n, tree) |
-("map", [trees]) | ("seq", [trees]) | ("fresh", tree) | ("recurse", n) | ("first", tree).
+("map", [trees]) | ("seq", [trees]) | ("fresh", tree) | ("recurse", n) | ("first", tree) |
+("file", tree): a File written with the value, read back.
 """
 from hypothesis import strategies as st
 
 # The vocabulary's source, the same for redun and redun_fast (only the imports differ).
 TASKS = '''
+import ast
+import hashlib
+import os
+
 redun_namespace = "fuzz"
 RAN = []  # each call whose body ran, as a repr (a test reads it where the tasks run)
+FOLDER = os.path.abspath(os.environ.get("FUZZ_FILES", "fuzz_files"))  # where `write` writes
 
 
 def ran(*call):
@@ -72,10 +78,28 @@ def total(values):
 def recurse(n):
     ran("recurse", n)
     return add(recurse(n - 1), 1) if n > 0 else 0
+
+
+@task()
+def write(value):
+    ran("write", value)
+    text = repr(value)
+    os.makedirs(FOLDER, exist_ok=True)
+    file = File(os.path.join(FOLDER, hashlib.md5(text.encode()).hexdigest() + ".txt"))
+    if not file.exists() or file.read() != text:  # the same contents keep the same File hash
+        file.write(text)
+    return file
+
+
+@task()
+def read(file):
+    ran("read", os.path.basename(file.path))
+    return ast.literal_eval(file.read())
 '''
 
-REDUN_IMPORTS = "from redun import Scheduler, catch, cond, task\nfrom redun.functools import map_, seq\n"
-REDUN_FAST_IMPORTS = ("from redun_fast import Scheduler, catch, cond, task\n"
+REDUN_IMPORTS = ("from redun import File, Scheduler, catch, cond, task\n"
+                 "from redun.functools import map_, seq\n")
+REDUN_FAST_IMPORTS = ("from redun_fast import File, Scheduler, catch, cond, task\n"
                       "from redun_fast.functools import map_, seq\n")
 
 _ints = st.integers(min_value=0, max_value=12).map(lambda n: ("int", n))
@@ -107,6 +131,7 @@ def _grow(children):
         st.tuples(st.just("fresh"), children),
         st.tuples(st.just("recurse"), st.integers(min_value=0, max_value=3)),
         st.tuples(st.just("first"), st.lists(children, min_size=2, max_size=2)),
+        st.tuples(st.just("file"), children),
     )
 
 
@@ -140,6 +165,8 @@ def source(tree) -> str:
         return f"recurse({tree[1]})"
     if kind == "first":
         return f"pair({source(tree[1][0])}, {source(tree[1][1])})[0]"
+    if kind == "file":
+        return f"read(write({source(tree[1])}))"
     raise ValueError(kind)
 
 
@@ -218,11 +245,17 @@ def _reference(tree, calls):
         first, second = reference(tree[1][0]), reference(tree[1][1])
         _returned(calls, "pair", first, second)
         return first
+    if kind == "file":  # a File written with the value's repr, read back
+        value = reference(tree[1])
+        _returned(calls, "write", value)
+        _returned(calls, "read", value)
+        return value
     raise ValueError(kind)
 
 
 # The tasks whose source a test may change (`fresh` runs every time anyway).
-CHANGEABLE = ["add", "mul", "boom", "recover", "inc", "pair", "total", "recurse"]
+CHANGEABLE = ["add", "mul", "boom", "recover", "inc", "pair", "total", "recurse", "write",
+              "read"]
 
 
 def task_source(name, changed=""):

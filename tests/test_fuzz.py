@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 import uuid
 
@@ -26,6 +27,8 @@ from redun_fast import Scheduler
 from redun_fast.cache.lmdb_store import LmdbStore
 
 LONG = os.environ.get("REDUN_FAST_FUZZ_LONG") == "1"
+# Where the workflows' Files go (read as the tasks are defined; worker processes inherit it).
+os.environ.setdefault("FUZZ_FILES", tempfile.mkdtemp(prefix="fuzz_files_"))
 EXAMPLES = 400 if LONG else 40
 SLURM_EXAMPLES = 40 if LONG else 8
 NOT_CACHED = {"fuzz.fresh", "redun.root_task"}  # run again on a rerun, by design
@@ -242,7 +245,7 @@ def test_a_source_change_runs_the_same_calls_again_on_redun(tmp_path):
         (folder / "runner.py").write_text(imports + SOURCE_CHANGE_RUNNER)
         out = subprocess.run([sys.executable, "runner.py", str(tmp_path / "workflows.txt"),
                               ",".join(CHANGEABLE)], cwd=folder, capture_output=True, text=True,
-                             timeout=900)
+                             env={**os.environ, "FUZZ_FILES": str(folder / "files")}, timeout=900)
         assert out.returncode == 0, out.stderr[-3000:]
         outputs[engine] = [eval(line) for line in out.stdout.splitlines()]
     assert len(outputs["redun_fast"]) == len(CHANGEABLE) + 1
@@ -263,7 +266,8 @@ def test_random_workflows_give_the_same_values_on_redun(tmp_path):
         program = tmp_path / f"on_{engine}.py"
         program.write_text(imports + TASKS + RUNNER)
         out = subprocess.run([sys.executable, str(program), str(tmp_path / "workflows.txt")],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=600)
+                             cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                             env={**os.environ, "FUZZ_FILES": str(tmp_path / f"files_{engine}")})
         assert out.returncode == 0, out.stderr[-3000:]
         outputs[engine] = out.stdout.splitlines()
     assert len(outputs["redun"]) == len(found)
