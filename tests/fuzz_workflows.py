@@ -5,7 +5,8 @@ evaluator written for the test (eager Python, by the rules the engines must foll
 A tree is a tuple: ("int", n) | ("call", task, [trees]) | ("list", [trees]) | ("cond", tree,
 tree, tree) | ("catch", tree) | ("op", "+" or "*", tree, n) | ("partial", n, tree) |
 ("map", [trees]) | ("seq", [trees]) | ("fresh", tree) | ("recurse", n) | ("first", tree) |
-("file", tree): a File written with the value, read back.
+("file", tree): a File written with the value, read back | ("script", tree): a script
+printing the value, its output parsed back.
 """
 from hypothesis import strategies as st
 
@@ -95,11 +96,23 @@ def write(value):
 def read(file):
     ran("read", os.path.basename(file.path))
     return ast.literal_eval(file.read())
+
+
+@task()
+def echo(value):
+    ran("echo", value)
+    return script(f"echo {repr(value)!r}")
+
+
+@task()
+def parse(output):
+    ran("parse", output)
+    return ast.literal_eval(output.decode())
 '''
 
-REDUN_IMPORTS = ("from redun import File, Scheduler, catch, cond, task\n"
+REDUN_IMPORTS = ("from redun import File, Scheduler, catch, cond, script, task\n"
                  "from redun.functools import map_, seq\n")
-REDUN_FAST_IMPORTS = ("from redun_fast import File, Scheduler, catch, cond, task\n"
+REDUN_FAST_IMPORTS = ("from redun_fast import File, Scheduler, catch, cond, script, task\n"
                       "from redun_fast.functools import map_, seq\n")
 
 _ints = st.integers(min_value=0, max_value=12).map(lambda n: ("int", n))
@@ -132,6 +145,7 @@ def _grow(children):
         st.tuples(st.just("recurse"), st.integers(min_value=0, max_value=3)),
         st.tuples(st.just("first"), st.lists(children, min_size=2, max_size=2)),
         st.tuples(st.just("file"), children),
+        st.tuples(st.just("script"), children),
     )
 
 
@@ -167,6 +181,8 @@ def source(tree) -> str:
         return f"pair({source(tree[1][0])}, {source(tree[1][1])})[0]"
     if kind == "file":
         return f"read(write({source(tree[1])}))"
+    if kind == "script":
+        return f"parse(echo({source(tree[1])}))"
     raise ValueError(kind)
 
 
@@ -250,12 +266,17 @@ def _reference(tree, calls):
         _returned(calls, "write", value)
         _returned(calls, "read", value)
         return value
+    if kind == "script":  # `echo` returns a script printing the value's repr; `parse` reads it
+        value = reference(tree[1])
+        _returned(calls, "echo", value)
+        _returned(calls, "parse", value)
+        return value
     raise ValueError(kind)
 
 
 # The tasks whose source a test may change (`fresh` runs every time anyway).
 CHANGEABLE = ["add", "mul", "boom", "recover", "inc", "pair", "total", "recurse", "write",
-              "read"]
+              "read", "echo", "parse"]
 
 
 def task_source(name, changed=""):
