@@ -311,10 +311,17 @@ def input_arguments(task: Task, path: Optional[str]) -> dict:
 def execution_tags(args: argparse.Namespace) -> List[tuple]:
     """The tags `redun_fast run` gives its execution, as redun's run does: the user, the
     project and doc when given, then each --tag."""
-    tags = [("user", args.user or getpass.getuser())]
+    tags = [("user", args.user or _user_name())]
     tags += [(key, value) for key, value in (("project", args.project), ("doc", args.doc))
              if value is not None]
     return tags + list(args.tag)
+
+
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no $USER and no passwd entry (some containers)
+        return str(os.getuid())
 
 
 def rerun_call(store: Any, execution_id: str, argv: List[str]) -> Any:
