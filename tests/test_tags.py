@@ -2,6 +2,7 @@
 `redun_fast log` shows them and finds executions by them. And redun's other `run` spellings:
 -p, --doc, -u, -o, --execution-id, -i."""
 import json
+import os
 import pickle
 import textwrap
 import uuid
@@ -150,3 +151,17 @@ def test_input_file_gives_the_arguments_and_the_command_line_overrides_them(fold
     (folder / "bad.pkl").write_text("not a pickle")
     bad = redun_fast(folder, "run", "-i", "bad.pkl", "wf.py", "count")
     assert bad.returncode == 2 and "must be a pickle of (args, kwargs)" in bad.stderr
+
+
+def test_the_default_user_tag_is_the_uid_where_there_is_no_user_name(monkeypatch):
+    import argparse
+    import getpass
+
+    from redun_fast.cli_run import execution_tags
+
+    def no_name():
+        raise KeyError("getpwuid(): uid not found: 4242")
+
+    monkeypatch.setattr(getpass, "getuser", no_name)
+    args = argparse.Namespace(user=None, project=None, doc=None, tag=[])
+    assert execution_tags(args) == [("user", str(os.getuid()))]
