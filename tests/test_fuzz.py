@@ -230,6 +230,7 @@ def caught(text):
 
 
 @requires_redun
+@pytest.mark.timeout(3600 if LONG else 300)  # long: 400 workflows x 13 runs x 2 engines
 def test_a_source_change_runs_the_same_calls_again_on_redun(tmp_path):
     found = FOUND + generated_workflows()
     (tmp_path / "workflows.txt").write_text("\n".join(found) + "\n")
@@ -245,7 +246,8 @@ def test_a_source_change_runs_the_same_calls_again_on_redun(tmp_path):
         (folder / "runner.py").write_text(imports + SOURCE_CHANGE_RUNNER)
         out = subprocess.run([sys.executable, "runner.py", str(tmp_path / "workflows.txt"),
                               ",".join(CHANGEABLE)], cwd=folder, capture_output=True, text=True,
-                             env={**os.environ, "FUZZ_FILES": str(folder / "files")}, timeout=900)
+                             env={**os.environ, "FUZZ_FILES": str(folder / "files")},
+                             timeout=3000 if LONG else 280)
         assert out.returncode == 0, out.stderr[-3000:]
         outputs[engine] = [eval(line) for line in out.stdout.splitlines()]
     assert len(outputs["redun_fast"]) == len(CHANGEABLE) + 1
