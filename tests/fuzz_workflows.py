@@ -6,7 +6,8 @@ A tree is a tuple: ("int", n) | ("call", task, [trees]) | ("list", [trees]) | ("
 tree, tree) | ("catch", tree) | ("op", "+" or "*", tree, n) | ("partial", n, tree) |
 ("map", [trees]) | ("seq", [trees]) | ("fresh", tree) | ("recurse", n) | ("first", tree) |
 ("file", tree): a File written with the value, read back | ("script", tree): a script
-printing the value, its output parsed back.
+printing the value, its output parsed back | ("flat", [trees]): flat_map | ("dict", tree, key):
+a task's dict, indexed lazily.
 """
 from hypothesis import strategies as st
 
@@ -99,6 +100,18 @@ def read(file):
 
 
 @task()
+def twice(a):
+    ran("twice", a)
+    return [a, a]
+
+
+@task()
+def keyed(a):
+    ran("keyed", a)
+    return {"value": a, "name": f"item {a!r}"}
+
+
+@task()
 def echo(value):
     ran("echo", value)
     return script(f"echo {repr(value)!r}")
@@ -111,9 +124,9 @@ def parse(output):
 '''
 
 REDUN_IMPORTS = ("from redun import File, Scheduler, catch, cond, script, task\n"
-                 "from redun.functools import map_, seq\n")
+                 "from redun.functools import flat_map, map_, seq\n")
 REDUN_FAST_IMPORTS = ("from redun_fast import File, Scheduler, catch, cond, script, task\n"
-                      "from redun_fast.functools import map_, seq\n")
+                      "from redun_fast.functools import flat_map, map_, seq\n")
 
 _ints = st.integers(min_value=0, max_value=12).map(lambda n: ("int", n))
 
@@ -146,6 +159,8 @@ def _grow(children):
         st.tuples(st.just("first"), st.lists(children, min_size=2, max_size=2)),
         st.tuples(st.just("file"), children),
         st.tuples(st.just("script"), children),
+        st.tuples(st.just("flat"), some),
+        st.tuples(st.just("dict"), children, st.sampled_from(["value", "name"])),
     )
 
 
@@ -183,6 +198,10 @@ def source(tree) -> str:
         return f"read(write({source(tree[1])}))"
     if kind == "script":
         return f"parse(echo({source(tree[1])}))"
+    if kind == "flat":
+        return f"flat_map(twice, [{', '.join(source(item) for item in tree[1])}])"
+    if kind == "dict":
+        return f"keyed({source(tree[1])})[{tree[2]!r}]"
     raise ValueError(kind)
 
 
@@ -271,12 +290,21 @@ def _reference(tree, calls):
         _returned(calls, "echo", value)
         _returned(calls, "parse", value)
         return value
+    if kind == "flat":  # flat_map(twice, items): each item twice, one list
+        values = [reference(item) for item in tree[1]]
+        for value in values:
+            _returned(calls, "twice", value)
+        return [value for value in values for _ in range(2)]
+    if kind == "dict":  # keyed(x)[key], a lazy getitem on a dict
+        value = reference(tree[1])
+        _returned(calls, "keyed", value)
+        return {"value": value, "name": f"item {value!r}"}[tree[2]]
     raise ValueError(kind)
 
 
 # The tasks whose source a test may change (`fresh` runs every time anyway).
 CHANGEABLE = ["add", "mul", "boom", "recover", "inc", "pair", "total", "recurse", "write",
-              "read", "echo", "parse"]
+              "read", "echo", "parse", "twice", "keyed"]
 
 
 def task_source(name, changed=""):
