@@ -80,6 +80,11 @@ cdef class Node:
     cpdef child_failed(self, Graph graph, object error):
         graph.fail(self, error)
 
+    cpdef bint gathers(self, object error):
+        """A child this node waits for had failed already: a node that lets every child finish
+        (catch_all) keeps the error and returns True; the others fail with it (False)."""
+        return False
+
     cpdef release(self):
         """Drop every reference to other nodes and values (see Graph.release)."""
         self.core = None
@@ -283,7 +288,7 @@ cdef class Graph:
                 _add_parent(child, node)
                 node.waiting += 1
                 linked.append(child)
-            elif child.state == FAILED:
+            elif child.state == FAILED and not node.gathers(child.value):
                 failed = child
                 break
         # Started last-in first-out: reversed keeps left-to-right order of submission.

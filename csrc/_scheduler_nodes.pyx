@@ -163,37 +163,49 @@ cdef class SeqNode(ExpressionNode):
 
 @cython.no_gc
 cdef class CatchAllNode(ExpressionNode):
-    """`catch_all(exprs, ErrorClass, recover)`: lets every expression in `exprs` finish, then,
-    if any raised, evaluates `recover(first_error)`."""
-    cdef public object error
+    """`catch_all(exprs, ErrorClass, recover)`: lets every expression in `exprs` finish; if any
+    raised and all of their errors are ErrorClass, evaluates `recover(values)`, `values` being
+    `exprs` with each value in place and each error in place of its expression (redun's rule);
+    else it fails with the first error that is not (or the first error, with no recover)."""
+    cdef public list errors
     cdef public bint recovering
+
+    def __init__(self, expr):
+        ExpressionNode.__init__(self, expr)
+        self.errors = []
 
     cpdef release(self):
         Node.release(self)
-        self.error = None
+        self.errors = None
 
     cpdef start(self, Graph graph):
         graph.wait_for(self, self.expr.args[0])
 
     cpdef ready(self, Graph graph):
-        if self.error is None or self.recovering:
+        if not self.errors or self.recovering:
             graph.finish(self, graph.resolved(self))
             return
         args = self.expr.args
-        error_class = args[1] if len(args) > 1 else Exception
+        error_class = (args[1] if len(args) > 1 else None) or Exception
         recover = args[2] if len(args) > 2 else None
-        if recover is None or not isinstance(self.error, error_class or Exception):
-            graph.fail(self, self.error)
+        unmatched = [error for error in self.errors if not isinstance(error, error_class)]
+        if recover is None or unmatched:
+            graph.fail(self, unmatched[0] if unmatched else self.errors[0])
             return
         self.recovering = True
-        graph.wait_for(self, recover(self.error))
+        graph.wait_for(self, recover(graph.resolved(self)))  # a failed node's value: its error
+
+    cpdef bint gathers(self, object error):
+        if self.recovering:
+            return False
+        self.errors.append(error)
+        return True
 
     cpdef child_failed(self, Graph graph, object error):
         if self.recovering:
             graph.fail(self, error)
             return
-        if self.error is None:
-            self.error = error
+        self.errors.append(error)
         if self.waiting > 0:
             self.waiting -= 1  # a failure counts as finished: the others still run to the end
         if self.waiting == 0:

@@ -23,6 +23,7 @@ cdef class Node:
     cpdef start(self, Graph graph)
     cpdef ready(self, Graph graph)
     cpdef child_failed(self, Graph graph, object error)
+    cpdef bint gathers(self, object error)
     cpdef release(self)
 
 

@@ -62,8 +62,10 @@ def value_task(value: Any) -> Any:
 
 @scheduler_task
 def catch_all(exprs: Any, error_class: Any = None, recover: Any = None) -> Any:
-    """Evaluate every expression in `exprs` (a nested value) to the end; if any raised an
-    `error_class`, evaluate `recover(error)` with the first error, else re-raise it."""
+    """Evaluate every expression in `exprs` (a nested value) to the end; if any raised and all
+    their errors are `error_class`es, evaluate `recover(values)`, `values` being `exprs` with
+    the errors in place of the expressions that raised them; else re-raise the first error
+    that is not (the node: csrc/_scheduler_nodes.pyx)."""
     raise TypeError("catch_all() is evaluated by the scheduler; call it inside a workflow")
 
 

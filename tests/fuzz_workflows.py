@@ -7,7 +7,7 @@ tree, tree) | ("catch", tree) | ("op", "+" or "*", tree, n) | ("partial", n, tre
 ("map", [trees]) | ("seq", [trees]) | ("fresh", tree) | ("recurse", n) | ("first", tree) |
 ("file", tree): a File written with the value, read back | ("script", tree): a script
 printing the value, its output parsed back | ("flat", [trees]): flat_map | ("dict", tree, key):
-a task's dict, indexed lazily.
+a task's dict, indexed lazily | ("gather", [trees]): catch_all of ValueErrors.
 """
 from hypothesis import strategies as st
 
@@ -100,6 +100,12 @@ def read(file):
 
 
 @task()
+def described(values):
+    ran("described", values)
+    return [f"error: {value}" if isinstance(value, Exception) else value for value in values]
+
+
+@task()
 def twice(a):
     ran("twice", a)
     return [a, a]
@@ -124,9 +130,11 @@ def parse(output):
 '''
 
 REDUN_IMPORTS = ("from redun import File, Scheduler, catch, cond, script, task\n"
-                 "from redun.functools import flat_map, map_, seq\n")
+                 "from redun.functools import flat_map, map_, seq\n"
+                 "from redun.scheduler import catch_all\n")
 REDUN_FAST_IMPORTS = ("from redun_fast import File, Scheduler, catch, cond, script, task\n"
-                      "from redun_fast.functools import flat_map, map_, seq\n")
+                      "from redun_fast.functools import flat_map, map_, seq\n"
+                      "from redun_fast.scheduler import catch_all\n")
 
 _ints = st.integers(min_value=0, max_value=12).map(lambda n: ("int", n))
 
@@ -160,6 +168,7 @@ def _grow(children):
         st.tuples(st.just("file"), children),
         st.tuples(st.just("script"), children),
         st.tuples(st.just("flat"), some),
+        st.tuples(st.just("gather"), some),
         st.tuples(st.just("dict"), children, st.sampled_from(["value", "name"])),
     )
 
@@ -200,6 +209,8 @@ def source(tree) -> str:
         return f"parse(echo({source(tree[1])}))"
     if kind == "flat":
         return f"flat_map(twice, [{', '.join(source(item) for item in tree[1])}])"
+    if kind == "gather":
+        return f"catch_all([{', '.join(source(item) for item in tree[1])}], ValueError, described)"
     if kind == "dict":
         return f"keyed({source(tree[1])})[{tree[2]!r}]"
     raise ValueError(kind)
@@ -290,6 +301,22 @@ def _reference(tree, calls):
         _returned(calls, "echo", value)
         _returned(calls, "parse", value)
         return value
+    if kind == "gather":  # catch_all: every item to its end; ValueErrors described in place
+        values, others = [], []
+        for item in tree[1]:
+            try:
+                values.append(reference(item))
+            except ValueError as error:
+                values.append(error)
+            except Exception as error:  # not caught: the first such error is raised
+                others.append(error)
+                values.append(error)
+        if others:
+            raise others[0]
+        if not any(isinstance(value, Exception) for value in values):
+            return values
+        _returned(calls, "described", values)
+        return [f"error: {value}" if isinstance(value, Exception) else value for value in values]
     if kind == "flat":  # flat_map(twice, items): each item twice, one list
         values = [reference(item) for item in tree[1]]
         for value in values:
@@ -304,7 +331,7 @@ def _reference(tree, calls):
 
 # The tasks whose source a test may change (`fresh` runs every time anyway).
 CHANGEABLE = ["add", "mul", "boom", "recover", "inc", "pair", "total", "recurse", "write",
-              "read", "echo", "parse", "twice", "keyed"]
+              "read", "echo", "parse", "twice", "keyed", "described"]
 
 
 def task_source(name, changed=""):

@@ -8,7 +8,7 @@ import pytest
 
 from needs_redun import requires_redun
 
-from redun_fast import Scheduler, catch_all, task
+from redun_fast import Scheduler, catch, catch_all, task
 from redun_fast.functools import (
     apply_func, as_task, compose, const, delay, eval_, flat_map, flatten, force, identity,
     map_, seq, starmap, zip_,
@@ -53,8 +53,23 @@ def may_fail(x):
 
 
 @task
-def first_error(error):
-    return f"caught {error}"
+def described(values):
+    return [f"error: {value}" if isinstance(value, Exception) else value for value in values]
+
+
+@task
+def minus_one(error):
+    return -1
+
+
+@task
+def gather_later():
+    return catch_all([may_fail(7), may_fail(8)], ValueError, described)
+
+
+@task
+def missing(key):
+    raise KeyError(key)
 
 
 @task(nout=2)
@@ -97,12 +112,21 @@ def test_compose_const_delay_force_identity_eval(scheduler):
 
 
 def test_catch_all_waits_for_everything_then_recovers(scheduler):
-    assert scheduler.run(catch_all([may_fail(2), may_fail(4)], ValueError, first_error)) == [2, 4]
-    assert scheduler.run(catch_all([may_fail(2), may_fail(3), may_fail(6)], ValueError,
-                                   first_error)) == "caught odd 3"
+    assert scheduler.run(catch_all([may_fail(2), may_fail(4)], ValueError, described)) == [2, 4]
+    # As redun's: recover gets the values, each error in place of the expression that raised it
+    # (it got the first error alone before).
+    assert scheduler.run(catch_all([may_fail(2), may_fail(3), may_fail(6), may_fail(9)],
+                                   ValueError, described)) == [2, "error: odd 3", 6,
+                                                               "error: odd 9"]
     assert scheduler.job_counts.get("fnt.may_fail")["DONE"] == 3  # the others ran to the end
     with pytest.raises(ValueError, match="odd 5"):
-        scheduler.run(catch_all([may_fail(5)], KeyError, first_error))
+        scheduler.run(catch_all([may_fail(5)], KeyError, described))
+    with pytest.raises(KeyError, match="k"):  # an error not of the class is raised, not caught
+        scheduler.run(catch_all([may_fail(3), missing("k")], ValueError, described))
+    # A job that had failed already when the catch_all came to it (here in a catch, before the
+    # task that returns the catch_all ran) is an error in place too.
+    assert Scheduler(executor="inline").run([catch(may_fail(7), ValueError, minus_one),
+                                             gather_later()]) == [-1, ["error: odd 7", 8]]
 
 
 def test_nout_unpacks_results(scheduler):

@@ -33,6 +33,15 @@ EXAMPLES = 400 if LONG else 40
 SLURM_EXAMPLES = 40 if LONG else 8
 NOT_CACHED = {"fuzz.fresh", "redun.root_task"}  # run again on a rerun, by design
 
+# One workflow of each of the later kinds, so that each is checked however few the examples.
+EACH_KIND = [
+    ("script", ("call", "inc", [("int", 3)])),
+    ("flat", [("int", 1), ("call", "inc", [("int", 2)])]),
+    ("gather", [("call", "boom", [("int", 4)]), ("int", 5), ("call", "boom", [("int", 8)])]),
+    ("dict", ("int", 3), "name"),
+    ("file", ("list", [("int", 1), ("call", "inc", [("int", 2)])])),
+]
+
 # Workflows the fuzzer found engines to differ on, shrunk: always among those checked.
 FOUND = [
     # redun caches a handled error: a rerun replays recover(error), and runs boom(4) again
@@ -101,6 +110,12 @@ def check(engine, tree, changed):
     count = len({call for call in calls if call[0] == changed})
     assert (again, ran_again) == (expected, {f"fuzz.{changed}": count} if count else {}), (
         text, changed)
+
+
+@pytest.mark.parametrize("tree", EACH_KIND, ids=[tree[0] for tree in EACH_KIND])
+def test_each_kind_of_workflow_after_each_source_change(engine, tree):
+    for changed in CHANGEABLE:
+        check(engine, tree, changed)
 
 
 def test_a_handled_error_is_cached_as_redun_caches_it(engine):
@@ -234,7 +249,8 @@ def caught(text):
 def test_a_source_change_runs_the_same_calls_again_on_redun(tmp_path):
     # (Long mode: a quarter of the others' count, as each workflow runs 13 times on each engine
     # and redun creates a database per workflow.)
-    found = FOUND + generated_workflows(EXAMPLES // 4 if LONG else EXAMPLES)
+    found = FOUND + [source(tree) for tree in EACH_KIND] + generated_workflows(
+        EXAMPLES // 4 if LONG else EXAMPLES)
     (tmp_path / "workflows.txt").write_text("\n".join(found) + "\n")
     outputs = {}
     for engine, imports in (("redun", REDUN_IMPORTS), ("redun_fast", REDUN_FAST_IMPORTS)):
