@@ -1,16 +1,25 @@
 """Whether a process that owns something of ours (a spill file, a staging folder, a run) is
 still running on this host, and this host's name, which owners record beside their pid."""
 import socket
+from typing import Optional
 
 HOST = socket.gethostname()
+# A process's start time, as psutil reads it, is known to about a second (the boot time in
+# /proc/stat is whole seconds).
+START_SLACK = 2.0
 
 
-def alive(pid: int) -> bool:
-    """True while process `pid` runs here; a zombie (exited, not yet reaped) is gone."""
+def alive(pid: int, since: Optional[float] = None) -> bool:
+    """True while process `pid` runs here; a zombie (exited, not yet reaped) is gone. `since`:
+    a time.time() at which the owner was known to run (it wrote a record, renewed a lease): a
+    process with its pid that started later is another one, the pid reused."""
     import psutil  # only when asked: it is not needed to run a workflow
 
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return since is None or process.create_time() <= since + START_SLACK
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return False
     except psutil.AccessDenied:  # another user's process: it exists

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 
+import psutil
 import pytest
 
 from redun_fast import Scheduler, task
@@ -155,20 +156,24 @@ def test_a_lookup_claims_what_no_live_session_claims(tmp_path):
     sessions, claims = store._db["sessions"], store._db["claims"]
     gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                               capture_output=True, text=True).stdout)
-    dead, live = Session(), Session()
+    dead, live, reused = Session(), Session(), Session()
+    started = psutil.Process().create_time()
     with store.env.begin(write=True) as txn:
         txn.put(dead.id, pickle.dumps((HOST, gone, time.time(), 0)), db=sessions)
         live.put(txn, sessions, 0)  # this process: alive
+        # this process's pid, but its last heartbeat is older than this process: pid reused
+        txn.put(reused.id, pickle.dumps((HOST, os.getpid(), started - 60, 0)), db=sessions)
         txn.put(b"D" * 16, dead.id, db=claims)  # its owner's pid is dead
         txn.put(b"L" * 16, live.id, db=claims)
         txn.put(b"U" * 16, b"S" * 16, db=claims)  # a session that is not open
+        txn.put(b"R" * 16, reused.id, db=claims)
     store._session.claiming = True
-    found = store.lookup([b"D" * 16, b"L" * 16, b"U" * 16, b"N" * 16])
-    assert found == [None, CLAIMED, None, None]
+    found = store.lookup([b"D" * 16, b"L" * 16, b"U" * 16, b"N" * 16, b"R" * 16])
+    assert found == [None, CLAIMED, None, None, None]
     assert store.lookup([b"Q" * 16, b"L" * 16], claim=False) == [None, None]  # (a catch's)
     with store.env.begin() as txn:
-        assert [txn.get(key * 16, db=claims) for key in (b"D", b"U", b"N")] == [
-            store._session.id] * 3
+        assert [txn.get(key * 16, db=claims) for key in (b"D", b"U", b"N", b"R")] == [
+            store._session.id] * 4
         assert txn.get(b"Q" * 16, db=claims) is None
     store.close_session()
     with store.env.begin() as txn:

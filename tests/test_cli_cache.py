@@ -8,7 +8,11 @@ import sys
 import textwrap
 import time
 
+import psutil
 import pytest
+
+from redun_fast.cache.records import ExecutionRecord
+from redun_fast.pids import HOST
 
 SCRIPT = """
 import sys
@@ -161,6 +165,15 @@ def test_a_run_whose_scheduler_is_gone_is_shown_interrupted(tmp_path, how):
     assert re.search(r" interrupted +0 ", listing), listing
     execution_id = listing.splitlines()[1].split()[0]
     assert ": interrupted" in redun_fast("log", execution_id, cache=cache).stdout
+
+
+def test_a_running_record_whose_pid_another_process_took_is_shown_interrupted():
+    # The scheduler's pid, reused by a process (this one) that started after the run did.
+    started = psutil.Process().create_time()
+    record = ExecutionRecord("0" * 32, started - 60, None, "t.work()", "running", {}, None,
+                             host=HOST, pid=os.getpid())
+    assert record.shown_state == "interrupted"
+    assert record._replace(start=time.time()).shown_state == "running"
 
 
 PARENT_AND_SLOW_CHILD = """

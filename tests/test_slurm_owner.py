@@ -5,6 +5,8 @@ import os
 import pickle
 import time
 
+import psutil
+
 from redun_fast.executors.slurm import SlurmExecutor, owner
 from redun_fast.executors.slurm.workers import _remove_dead_runs
 from redun_fast.signing import new_key, sign
@@ -25,12 +27,17 @@ def test_a_scheduler_on_another_host_lives_while_its_lease_is_renewed(tmp_path):
     assert not owner.owner_alive(*_host_pid_renewed(stale))
 
 
-def test_a_scheduler_on_this_host_lives_while_its_process_does(tmp_path):
-    mine, gone = tmp_path / "mine", tmp_path / "gone"
-    owned_by(mine, owner.HOST, os.getpid(), age=owner.LEASE_SECONDS + 1)  # a pid needs no lease
+def test_a_scheduler_on_this_host_lives_while_its_process_does(tmp_path, monkeypatch):
+    monkeypatch.setattr(owner, "LEASE_SECONDS", 1.0)
+    mine, gone, reused = tmp_path / "mine", tmp_path / "gone", tmp_path / "reused"
+    owned_by(mine, owner.HOST, os.getpid(), age=1.5)  # a pid needs no lease
     owned_by(gone, owner.HOST, 2 ** 22 + 1)  # above pid_max: no such process
+    # Last renewed before this process started: its owner was another process with this pid.
+    owned_by(reused, owner.HOST, os.getpid(),
+             age=time.time() - psutil.Process().create_time() + 60)
     assert owner.owner_alive(*_host_pid_renewed(mine))
     assert not owner.owner_alive(*_host_pid_renewed(gone))
+    assert not owner.owner_alive(*_host_pid_renewed(reused))
 
 
 def _host_pid_renewed(folder):

@@ -9,9 +9,10 @@ claims the jobs it is computing, then says it has seen the epoch. A claiming run
 claims, in the write transaction that found no result, every key nobody else claims (`claims`:
 eval hash -> session id); a key another live session claims comes back as CLAIMED, and the run
 waits for that key's result (looking again every CLAIM_POLL s) rather than computing it. It
-takes the job over once the claim's session is gone: closed, its pid dead on this host, or, on
-another host, no heartbeat for SESSION_TTL s. Results and failures release their claims; a
-closing session releases all of its own.
+takes the job over once the claim's session is gone: closed, its pid dead on this host (or
+another process's, started after the session's last heartbeat), or, on another host, no
+heartbeat for SESSION_TTL s. Results and failures release their claims; a closing session
+releases all of its own.
 """
 import os
 import pickle
@@ -102,7 +103,7 @@ class Session:
 def live(record: tuple) -> bool:
     host, pid, beat, _ = record
     if host == HOST:
-        return alive(pid)
+        return alive(pid, since=beat)
     return time.time() - beat < SESSION_TTL
 
 

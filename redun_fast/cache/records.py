@@ -67,7 +67,7 @@ class ExecutionRecord(NamedTuple):
         """The state, except that a run still "running" whose scheduler is gone from this
         host (killed, or stopped before it could say so) was interrupted."""
         if self.state == "running" and self.host == HOST and self.pid is not None:
-            if not alive(self.pid):
+            if not alive(self.pid, since=self.start):
                 return "interrupted"
         return self.state
 

@@ -41,7 +41,7 @@ def read(folder: str) -> Optional[Tuple[str, int, List[str], float]]:
 def owner_alive(host: str, pid: int, renewed: float) -> bool:
     """Whether the owner read from a folder still runs (see the module docstring)."""
     if host == HOST:
-        return pid_alive(pid)
+        return pid_alive(pid, since=renewed)
     return time.time() - renewed < LEASE_SECONDS
 
 
