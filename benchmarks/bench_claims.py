@@ -1,6 +1,7 @@
 """Schedulers sharing one store (cache/claims.py): what claims save and what they cost.
 
-    git worktree add ../before-claims 87b60af~1 && (cd ../before-claims && python setup.py build_ext --inplace)
+    git worktree add ../before-claims 87b60af~1
+    (cd ../before-claims && python setup.py build_ext --inplace)
     python benchmarks/bench_claims.py . ../before-claims --n 20000 --busy-us 500
 
 The same fan-out of N jobs, each busy for --busy-us, on a new cache each time: by one scheduler

@@ -1,6 +1,7 @@
-"""Whether a process that owns something of ours (a spill file, a staging folder, a run) is
-still running on this host, and this host's name, which owners record beside their pid."""
+"""Whether a process that owns something of ours (a spill file, a staging folder, a run, a
+claim) is still running, and this host's name, which owners record beside their pid."""
 import socket
+import time
 from typing import Optional
 
 HOST = socket.gethostname()
@@ -24,3 +25,13 @@ def alive(pid: int, since: Optional[float] = None) -> bool:
         return False
     except psutil.AccessDenied:  # another user's process: it exists
         return True
+
+
+def owner_alive(host: str, pid: int, seen: float, ttl: float) -> bool:
+    """Whether an owner that recorded itself at `seen` (a time.time(): a heartbeat, a lease
+    renewed) still runs: on this host, while its pid runs a process started by then; on
+    another host, whose processes cannot be asked about from here, while `seen` is less than
+    `ttl` seconds old."""
+    if host == HOST:
+        return alive(pid, since=seen)
+    return time.time() - seen < ttl

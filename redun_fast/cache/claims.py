@@ -21,7 +21,7 @@ import time
 import uuid
 from typing import Any, Dict, Iterable, Optional
 
-from redun_fast.pids import HOST, alive
+from redun_fast.pids import HOST, owner_alive
 
 ACK_WAIT = 10.0  # seconds a new session waits for the others to have seen it, at most
 CLAIM_POLL = 0.1  # seconds between looks at the store's epoch and at awaited results
@@ -102,9 +102,7 @@ class Session:
 
 def live(record: tuple) -> bool:
     host, pid, beat, _ = record
-    if host == HOST:
-        return alive(pid, since=beat)
-    return time.time() - beat < SESSION_TTL
+    return owner_alive(host, pid, beat, SESSION_TTL)
 
 
 def load_session(data: Optional[bytes]) -> Optional[tuple]:

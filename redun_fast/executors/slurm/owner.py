@@ -2,15 +2,17 @@
 
 A scheduler writes `owner` (its host, its pid, and what its mode needs) into each folder it
 makes or adopts, and renews the file's modification time while it runs: a lease. A scheduler on
-this host is alive while its pid is; one on another host, whose pid cannot be asked about from
-here, while its lease is younger than LEASE_SECONDS. Another scheduler leaves a live owner's
-folders alone and may take over, or remove, those of a dead one.
+this host is alive while its pid is (and was, when the lease was last renewed); one on another
+host, whose pid cannot be asked about from here, while its lease is younger than LEASE_SECONDS
+(pids.owner_alive). Another scheduler leaves a live owner's folders alone and may take over, or
+remove, those of a dead one.
 """
 import os
 import time
 from typing import Iterable, List, Optional, Tuple
 
-from redun_fast.pids import HOST, alive as pid_alive
+from redun_fast import pids
+from redun_fast.pids import HOST
 
 # Long enough for clocks that differ between hosts sharing the filesystem (the server may set
 # the time of a renewal), and for a scheduler whose thread was busy for a while.
@@ -40,9 +42,7 @@ def read(folder: str) -> Optional[Tuple[str, int, List[str], float]]:
 
 def owner_alive(host: str, pid: int, renewed: float) -> bool:
     """Whether the owner read from a folder still runs (see the module docstring)."""
-    if host == HOST:
-        return pid_alive(pid, since=renewed)
-    return time.time() - renewed < LEASE_SECONDS
+    return pids.owner_alive(host, pid, renewed, LEASE_SECONDS)
 
 
 class Lease:
