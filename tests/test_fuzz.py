@@ -304,9 +304,9 @@ def caught(text):
 
 
 @requires_redun
-@pytest.mark.timeout(3600 if LONG else 300)  # long: 106 workflows x 16 runs x 2 engines
+@pytest.mark.timeout(3600 if LONG else 300)  # long: 109 workflows x 18 runs x 2 engines
 def test_a_source_change_runs_the_same_calls_again_on_redun(tmp_path):
-    # (Long mode: a quarter of the others' count, as each workflow runs 16 times on each engine
+    # (Long mode: a quarter of the others' count, as each workflow runs 18 times on each engine
     # and redun creates a database per workflow.)
     found = FOUND + [source(tree) for tree in EACH_KIND] + generated_workflows(
         EXAMPLES // 4 if LONG else EXAMPLES)
