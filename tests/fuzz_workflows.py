@@ -315,12 +315,12 @@ BODIES = {
 }
 
 
-def _python(compute, calls=frozenset()):
+def _python(compute):
     """The alternative of running `compute()`: its value, or the exception it raises."""
     try:
-        return [(("value", compute()), calls)]
+        return [(("value", compute()), frozenset())]
     except Exception as error:
-        return [(("error", error), calls)]
+        return [(("error", error), frozenset())]
 
 
 def _task(name, *args):
